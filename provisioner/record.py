@@ -30,8 +30,12 @@ from provisioner.textsafety import SafeSecret, SafeStr
 Region = Literal["east", "west"]
 
 CUSTOMER_ID = re.compile(r"^(CAF|COP)\d{8}$")
-PPPOE_USER = re.compile(r"^[A-Za-z0-9._+\-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?)+$")
-HOSTNAME = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?)*$")
+PPPOE_USER = re.compile(
+    r"^[A-Za-z0-9._+\-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?)+$"
+)
+HOSTNAME = re.compile(
+    r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?)*$"
+)
 APPROVAL_NUMBER = re.compile(r"^[A-Z][0-9]{10}$")
 APPROVAL_VALID_DAYS = 15  # counting the issue day (reference §5.2, seed 002 転用 §1(2))
 
@@ -48,9 +52,13 @@ class PppoeAccount(_Model):
     @classmethod
     def _realm_required(cls, v: str) -> str:
         if "@" not in v:
-            raise ValueError("must be ID@isp-domain: the NGN routes the session to the ISP by the @domain realm")
+            raise ValueError(
+                "must be ID@isp-domain: the NGN routes the session to the ISP by the @domain realm"
+            )
         if not PPPOE_USER.match(v):
-            raise ValueError("not a valid ID@isp-domain (letters, digits, . _ + - before @, a DNS domain after)")
+            raise ValueError(
+                "not a valid ID@isp-domain (letters, digits, . _ + - before @, a DNS domain after)"
+            )
         return v
 
 
@@ -100,8 +108,12 @@ class DsliteRequest(_Model):
 class IpipRequest(_Model):
     br: ipaddress.IPv6Address
     ipv4: ipaddress.IPv4Address
-    interface_id: ipaddress.IPv6Address = Field(description="ISP-given interface ID, e.g. ::1234:5678:9abc:def0")
-    update_url: SafeStr | None = Field(default=None, description="prefix-notification server (JPNE v6プラス固定IP)")
+    interface_id: ipaddress.IPv6Address = Field(
+        description="ISP-given interface ID, e.g. ::1234:5678:9abc:def0"
+    )
+    update_url: SafeStr | None = Field(
+        default=None, description="prefix-notification server (JPNE v6プラス固定IP)"
+    )
     update_user: SafeStr | None = None
     update_password: SafeSecret | None = None
 
@@ -114,13 +126,17 @@ class IpipRequest(_Model):
 
 
 class Ipv6Service(_Model):
-    vne: Literal["jpne", "ocn", "biglobe", "nuro", "transix", "xpass", "v6connect", "bbix", "lab"] | None = None
+    vne: Literal["jpne", "ocn", "biglobe", "nuro", "transix", "xpass", "v6connect", "bbix", "lab"] | None = (
+        None
+    )
     ipv4_method: Literal["pppoe", "map-e", "ds-lite", "ipip"] = "pppoe"
     mape: MapeRequest | None = None
     dslite: DsliteRequest | None = None
     ipip: IpipRequest | None = None
     delegated_prefix: ipaddress.IPv6Network | None = Field(
-        default=None, description="the line's delegated prefix when already known (semi-static on the NGN)"
+        default=None,
+        description="the line's prefix when already known (semi-static on the NGN): the delegated "
+        "/56 or /60 on PD lines, the /64 on RA lines",
     )
 
     @model_validator(mode="after")
@@ -191,7 +207,7 @@ class WifiRequest(_Model):
     ssids: list[Ssid] = Field(min_length=1)
     channel_2g: int | Literal["auto"] = "auto"
     channel_5g: int | Literal["auto"] = "auto"
-    width_5g: Literal[20, 40, 80] = 80
+    width_5g: Literal[20, 40, 80] | None = None  # None: the widest the radio allows
     country: Literal["JP"] = "JP"
 
     @field_validator("ssids")
@@ -289,9 +305,7 @@ def _check_encoded_expiry(number: str, issued: dt.date, expires: dt.date, label:
         except ValueError:
             continue
     if not any(issued <= c <= expires for c in candidates):
-        raise ValueError(
-            f"{label} encodes expiry {mm:02d}/{dd:02d}, which is not within {issued}..{expires}"
-        )
+        raise ValueError(f"{label} encodes expiry {mm:02d}/{dd:02d}, which is not within {issued}..{expires}")
 
 
 def _today(info: ValidationInfo | None) -> dt.date:
@@ -397,10 +411,14 @@ def load_line(path: str | Path, *, today: dt.date | None = None) -> LineRecord:
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise RecordError([FieldProblem(field="(file)", reason=f"cannot read {path}: {exc}")], str(path)) from None
+        raise RecordError(
+            [FieldProblem(field="(file)", reason=f"cannot read {path}: {exc}")], str(path)
+        ) from None
     try:
         data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
     except (json.JSONDecodeError, yaml.YAMLError) as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise RecordError([FieldProblem(field="(file)", reason=f"not valid YAML/JSON: {reason}")], str(path)) from None
+        raise RecordError(
+            [FieldProblem(field="(file)", reason=f"not valid YAML/JSON: {reason}")], str(path)
+        ) from None
     return parse_line(data, today=today, source=str(path))

@@ -1,5 +1,6 @@
 """The operator's FLET'S offer, loaded from data (catalog.yaml), never from code branches."""
 
+from provisioner.catalog.loader import get_catalog
 from provisioner.catalog.models import (
     Catalog,
     Family,
@@ -11,7 +12,6 @@ from provisioner.catalog.models import (
     Vne,
     WifiCard,
 )
-from provisioner.catalog.loader import get_catalog
 
 __all__ = [
     "Catalog",

@@ -91,6 +91,7 @@ class HgwModel(_Frozen):
 
 class RouterModel(_Frozen):
     platform: str
+    wifi_card: str | None = None
 
 
 class Vne(_Frozen):

@@ -41,7 +41,11 @@ def build_intent(record: LineRecord, catalog: Catalog | None = None) -> m.Intent
     problems.raise_if_any(record.customer_id)
 
     pppoe_on = _pppoe_device(record)
-    router = _router_intent(record, product, catalog, pppoe_on == "router", problems) if record.equipment.router else None
+    router = (
+        _router_intent(record, product, catalog, pppoe_on == "router", problems)
+        if record.equipment.router
+        else None
+    )
     hgw = _hgw_intent(record, product, catalog, pppoe_on == "hgw", problems) if record.equipment.hgw else None
     problems.raise_if_any(record.customer_id)
     return m.Intent(
@@ -71,14 +75,22 @@ def _check_product(record: LineRecord, catalog: Catalog, p: _Problems) -> Produc
             p.add("variant", f"{product.id} needs a variant: {', '.join(product.variants)}")
             return product
         if record.variant not in product.variants:
-            p.add("variant", f"{product.id} has no variant {record.variant!r}; known: {', '.join(product.variants)}")
+            p.add(
+                "variant",
+                f"{product.id} has no variant {record.variant!r}; known: {', '.join(product.variants)}",
+            )
             return product
     elif record.variant is not None:
         p.add("variant", f"{product.id} has no variants")
         return product
     allowed = product.access_methods_for(record.variant)
     if record.access_method not in allowed:
-        p.add("access_method", f"{product.id} {record.variant or ''} offers {', '.join(allowed)}, not {record.access_method}".replace("  ", " "))
+        p.add(
+            "access_method",
+            f"{product.id} {record.variant or ''} offers {', '.join(allowed)}, not {record.access_method}".replace(
+                "  ", " "
+            ),
+        )
     return product
 
 
@@ -87,10 +99,16 @@ def _check_options(record: LineRecord, product: Product, catalog: Catalog, p: _P
         if opt not in catalog.options:
             p.add(f"options.{i}", f"unknown option {opt!r}")
         elif opt in product.excluded_options:
-            p.add(f"options.{i}", f"{catalog.options[opt].name_ja} ({opt}) cannot be used on {product.name_ja} ({product.id})")
+            p.add(
+                f"options.{i}",
+                f"{catalog.options[opt].name_ja} ({opt}) cannot be used on {product.name_ja} ({product.id})",
+            )
     phone = {"standard": "hikari-denwa", "office": "hikari-denwa-office"}.get(record.hikari_denwa)
     if phone and phone in product.excluded_options:
-        p.add("hikari_denwa", f"{catalog.options[phone].name_ja} cannot be used on {product.name_ja} ({product.id})")
+        p.add(
+            "hikari_denwa",
+            f"{catalog.options[phone].name_ja} cannot be used on {product.name_ja} ({product.id})",
+        )
     family = catalog.families[product.family]
     if record.extra_pppoe_sessions:
         if "session-plus" not in record.options:
@@ -98,14 +116,25 @@ def _check_options(record: LineRecord, product: Product, catalog: Catalog, p: _P
         elif product.family == "cross":
             p.add("extra_pppoe_sessions", "光クロス is IPoE only: no extra PPPoE sessions")
         elif record.extra_pppoe_sessions > catalog.options["session-plus"].extra_sessions_max:
-            p.add("extra_pppoe_sessions", f"at most {catalog.options['session-plus'].extra_sessions_max} extra sessions")
+            p.add(
+                "extra_pppoe_sessions",
+                f"at most {catalog.options['session-plus'].extra_sessions_max} extra sessions",
+            )
     max_sessions = family.max_pppoe_sessions + record.extra_pppoe_sessions
     if record.pppoe_sessions > max_sessions:
-        p.add("pppoe_sessions", f"{product.id} allows {max_sessions} PPPoE session(s), {record.pppoe_sessions} requested")
+        p.add(
+            "pppoe_sessions",
+            f"{product.id} allows {max_sessions} PPPoE session(s), {record.pppoe_sessions} requested",
+        )
 
 
 def _check_ipv4_method(
-    record: LineRecord, product: Product, methods: list[str], max_sessions: int, catalog: Catalog, p: _Problems
+    record: LineRecord,
+    product: Product,
+    methods: list[str],
+    max_sessions: int,
+    catalog: Catalog,
+    p: _Problems,
 ) -> None:
     method = record.ipv6.ipv4_method
     if method not in methods:
@@ -119,7 +148,12 @@ def _check_ipv4_method(
     vne = record.ipv6.vne
     if vne and method != "pppoe" and method not in catalog.vnes[vne].methods:
         p.add("ipv6.ipv4_method", f"VNE {vne} offers {', '.join(catalog.vnes[vne].methods)}, not {method}")
-    if method == "map-e" and record.ipv6.mape and vne and catalog.vnes[vne].mape_provider != record.ipv6.mape.provider:
+    if (
+        method == "map-e"
+        and record.ipv6.mape
+        and vne
+        and catalog.vnes[vne].mape_provider != record.ipv6.mape.provider
+    ):
         p.add("ipv6.mape.provider", f"VNE {vne} runs MAP-E rules of {catalog.vnes[vne].mape_provider}")
     if record.isp and record.isp.fixed_ipv4 and method != "pppoe":
         p.add("isp.fixed_ipv4", "a fixed IPv4 over IPoE is the ipip method (ipv6.ipip), not isp.fixed_ipv4")
@@ -128,49 +162,91 @@ def _check_ipv4_method(
 def _check_equipment(record: LineRecord, product: Product, catalog: Catalog, p: _Problems) -> None:
     eq = record.equipment
     if eq.router and eq.router.model not in catalog.router_models:
-        p.add("equipment.router.model", f"unknown router model {eq.router.model!r}; known: {', '.join(catalog.router_models)}")
+        p.add(
+            "equipment.router.model",
+            f"unknown router model {eq.router.model!r}; known: {', '.join(catalog.router_models)}",
+        )
     elif eq.router and catalog.router_models[eq.router.model].platform != eq.router.platform:
-        p.add("equipment.router.platform", f"{eq.router.model} is a {catalog.router_models[eq.router.model].platform}")
+        p.add(
+            "equipment.router.platform",
+            f"{eq.router.model} is a {catalog.router_models[eq.router.model].platform}",
+        )
     if eq.hgw:
         hgw = catalog.hgw_models.get(eq.hgw.model)
         if hgw is None:
-            p.add("equipment.hgw.model", f"unknown home gateway {eq.hgw.model!r}; known: {', '.join(catalog.hgw_models)}")
+            p.add(
+                "equipment.hgw.model",
+                f"unknown home gateway {eq.hgw.model!r}; known: {', '.join(catalog.hgw_models)}",
+            )
         elif product.family not in hgw.families:
             p.add("equipment.hgw.model", f"{eq.hgw.model} is not for {product.family} lines")
         if eq.hgw.wifi_card and eq.hgw.wifi_card not in catalog.wifi_cards:
-            p.add("equipment.hgw.wifi_card", f"unknown wireless LAN card {eq.hgw.wifi_card!r}; known: {', '.join(catalog.wifi_cards)}")
-    if product.family == "next" and record.hikari_denwa != "none" and eq.hgw is None:
-        p.add("equipment.hgw", "ひかり電話 needs the home gateway: it converts the delegated prefix and serves the phone")
+            p.add(
+                "equipment.hgw.wifi_card",
+                f"unknown wireless LAN card {eq.hgw.wifi_card!r}; known: {', '.join(catalog.wifi_cards)}",
+            )
+    if product.family == "next" and record.hikari_denwa != "none":
+        if eq.hgw is None:
+            p.add(
+                "equipment.hgw",
+                "ひかり電話 needs the home gateway: it converts the delegated prefix and serves the phone",
+            )
+        elif eq.router and eq.router.placement == "on-onu":
+            p.add(
+                "equipment.router.placement",
+                "with ひかり電話 the home gateway sits on the ONU; the router goes behind-hgw",
+            )
     if record.wifi:
-        if eq.hgw is None or eq.hgw.wifi_card is None:
-            p.add("wifi", "Wi-Fi is served by the home gateway's wireless LAN card; the line has none rented")
-        else:
-            _check_wifi(record, catalog, p)
+        card_id = _wifi_card(record, catalog)
+        if card_id is None:
+            p.add(
+                "wifi",
+                "no radio to serve it: neither a wireless LAN card in the home gateway nor a router with Wi-Fi",
+            )
+        elif card_id in catalog.wifi_cards:
+            _check_wifi(record, card_id, catalog, p)
 
 
-def _check_wifi(record: LineRecord, catalog: Catalog, p: _Problems) -> None:
-    assert record.wifi and record.equipment.hgw and record.equipment.hgw.wifi_card
-    card = catalog.wifi_cards.get(record.equipment.hgw.wifi_card)
-    if card is None:
-        return
+def _wifi_card(record: LineRecord, catalog: Catalog) -> str | None:
+    """Wi-Fi is served by the HGW's wireless LAN card when the line rents one, else by a router with radios."""
+    eq = record.equipment
+    if eq.hgw and eq.hgw.wifi_card:
+        return eq.hgw.wifi_card
+    if eq.router and eq.router.model in catalog.router_models:
+        return catalog.router_models[eq.router.model].wifi_card
+    return None
+
+
+def _check_wifi(record: LineRecord, card_id: str, catalog: Catalog, p: _Problems) -> None:
+    assert record.wifi
+    card = catalog.wifi_cards[card_id]
     bands = {r.band: r for r in card.radios}
     per_band: dict[str, int] = {}
     for i, ssid in enumerate(record.wifi.ssids):
         if ssid.security not in card.security:
-            p.add(f"wifi.ssids.{i}.security", f"{record.equipment.hgw.wifi_card} supports {', '.join(card.security)}, not {ssid.security}")
+            p.add(
+                f"wifi.ssids.{i}.security",
+                f"{card_id} supports {', '.join(card.security)}, not {ssid.security}",
+            )
         for band in ssid.bands:
             if band not in bands:
-                p.add(f"wifi.ssids.{i}.bands", f"{record.equipment.hgw.wifi_card} has no {band} GHz radio")
+                p.add(f"wifi.ssids.{i}.bands", f"{card_id} has no {band} GHz radio")
             per_band[band] = per_band.get(band, 0) + 1
     for band, n in per_band.items():
         if n > card.max_ssids_per_radio:
-            p.add("wifi.ssids", f"{n} SSIDs on {band} GHz; the card carries {card.max_ssids_per_radio} per radio")
+            p.add(
+                "wifi.ssids",
+                f"{n} SSIDs on {band} GHz; the card carries {card.max_ssids_per_radio} per radio",
+            )
     for band, field in (("2.4", "channel_2g"), ("5", "channel_5g")):
         ch = getattr(record.wifi, field)
         if ch != "auto" and band in bands and ch not in bands[band].channels:
             p.add(f"wifi.{field}", f"channel {ch} is not a {band} GHz channel of this card in JP")
-    if "5" in bands and record.wifi.width_5g > bands["5"].max_width_mhz:
-        p.add("wifi.width_5g", f"the card's 5 GHz radio ({bands['5'].standard}) is at most {bands['5'].max_width_mhz} MHz wide")
+    if "5" in bands and record.wifi.width_5g and record.wifi.width_5g > bands["5"].max_width_mhz:
+        p.add(
+            "wifi.width_5g",
+            f"the card's 5 GHz radio ({bands['5'].standard}) is at most {bands['5'].max_width_mhz} MHz wide",
+        )
 
 
 # ---- intent per device ---------------------------------------------------------------------------------------
@@ -214,35 +290,26 @@ def _ipv6(record: LineRecord, product: Product, catalog: Catalog, behind_hgw: bo
     )
 
 
-def _tunnel(record: LineRecord, catalog: Catalog) -> m.Tunnel | None:
+def _tunnel(record: LineRecord, p: _Problems) -> m.Tunnel | None:
     svc = record.ipv6
     if svc.ipv4_method == "pppoe":
         return None
     assert svc.vne
     if svc.ipv4_method == "map-e":
         assert svc.mape
-        from provisioner.mape import load_providers
-
-        provider = load_providers()[svc.mape.provider]
-        rule = provider.rules[0]
         return m.Tunnel(
             kind="map-e",
             vne=svc.vne,
-            mape=m.MapeTunnel(
-                provider=svc.mape.provider,
-                br=provider.br,
-                rule_ipv6=rule.ipv6_prefix,
-                rule_ipv4=rule.ipv4_prefix,
-                ea_length=rule.ea_length,
-                psid_offset=rule.psid_offset,
-                draft03=provider.draft03,
-            ),
+            mtu=_mape_mtu(svc.mape.provider),
+            mape=_mape(svc.mape.provider, svc.delegated_prefix, p),
         )
     if svc.ipv4_method == "ds-lite":
         assert svc.dslite
         aftr = svc.dslite.aftr
         is_addr = ":" in aftr
-        return m.Tunnel(kind="ds-lite", vne=svc.vne, dslite=m.DsliteTunnel(aftr=aftr, aftr_is_address=is_addr))
+        return m.Tunnel(
+            kind="ds-lite", vne=svc.vne, dslite=m.DsliteTunnel(aftr=aftr, aftr_is_address=is_addr)
+        )
     assert svc.ipip
     return m.Tunnel(
         kind="ipip",
@@ -255,6 +322,48 @@ def _tunnel(record: LineRecord, catalog: Catalog) -> m.Tunnel | None:
             update_user=svc.ipip.update_user,
             update_password=svc.ipip.update_password,
         ),
+    )
+
+
+def _mape_mtu(provider: str) -> int:
+    from provisioner.mape import load_providers
+
+    return load_providers()[provider].rules[0].tunnel_mtu
+
+
+def _mape(provider: str, delegated: ipaddress.IPv6Network | None, p: _Problems) -> m.MapeTunnel:
+    from provisioner.mape import MapeError, compute_mape, load_providers
+
+    spec = load_providers()[provider]
+    rules = tuple(
+        m.MapeRule(
+            ipv6_prefix=r.ipv6_prefix,
+            ipv4_prefix=r.ipv4_prefix,
+            ea_length=r.ea_length,
+            psid_offset=r.psid_offset,
+            br=r.br,
+        )
+        for r in spec.rules
+    )
+    base = {"provider": provider, "draft03": spec.rules[0].draft03, "rules": rules}
+    if delegated is None:
+        return m.MapeTunnel(br=spec.rules[0].br, **base)
+    try:
+        res = compute_mape(delegated, provider)
+    except MapeError as err:
+        p.add("ipv6.delegated_prefix", str(err))
+        return m.MapeTunnel(br=spec.rules[0].br, **base)
+    rule = next(r for r in rules if r.ipv6_prefix == res.rule.ipv6_prefix)
+    return m.MapeTunnel(
+        br=res.br,
+        delegated_prefix=delegated,
+        rule=rule,
+        ipv4=res.ipv4,
+        psid=res.psid,
+        psid_length=res.psid_len,
+        ce_ipv6=res.ce_ipv6,
+        port_ranges=tuple(res.port_ranges),
+        **base,
     )
 
 
@@ -273,30 +382,47 @@ def _management(record: LineRecord, default_name: str) -> m.Management:
     return m.Management(hostname=hostname, address=mg.address if mg else None, snmp=snmp)
 
 
-def _router_intent(record: LineRecord, product: Product, catalog: Catalog, runs_pppoe: bool, p: _Problems) -> m.DeviceIntent:
+def _router_intent(
+    record: LineRecord, product: Product, catalog: Catalog, runs_pppoe: bool, p: _Problems
+) -> m.DeviceIntent:
     router = record.equipment.router
     assert router
     behind = router.placement == "behind-hgw"
-    tunnel = _tunnel(record, catalog)
+    tunnel = _tunnel(record, p)
     if behind and tunnel and tunnel.kind == "map-e":
         # reference §3.5: MAP-E rules match the NGN-delegated /56; under an HGW the router only sees a /60 or /64.
-        p.add("equipment.router.placement", "MAP-E behind a home gateway computes from the wrong prefix; put the router on the ONU or run MAP-E on the HGW")
+        p.add(
+            "equipment.router.placement",
+            "MAP-E behind a home gateway computes from the wrong prefix; put the router on the ONU or run MAP-E on the HGW",
+        )
     family = catalog.families[product.family]
+    ipv6 = _ipv6(record, product, catalog, behind_hgw=behind)
+    known = record.ipv6.delegated_prefix
+    if known is not None and known.prefixlen != ipv6.expected_prefix_length:
+        p.add(
+            "ipv6.delegated_prefix",
+            f"this line receives a /{ipv6.expected_prefix_length} ({ipv6.mode.upper()}), not a /{known.prefixlen}",
+        )
     return m.DeviceIntent(
         role="router",
         platform=router.platform,
         model=router.model,
         wan_mode="pppoe" if runs_pppoe else "ipoe",
         pppoe=_pppoe_sessions(record, family.pppoe_mtu) if runs_pppoe else (),
-        ipv6=_ipv6(record, product, catalog, behind_hgw=behind),
+        ipv6=ipv6,
         tunnel=tunnel,
-        nat=m.Nat(enabled=True, outside="pppoe" if runs_pppoe else "tunnel") if runs_pppoe or tunnel else None,
+        nat=m.Nat(enabled=True, outside="pppoe" if runs_pppoe else "tunnel")
+        if runs_pppoe or tunnel
+        else None,
         lan=_lan(record),
+        wifi=_wifi(record, catalog, "router"),
         management=_management(record, f"r-{record.customer_id}"),
     )
 
 
-def _hgw_intent(record: LineRecord, product: Product, catalog: Catalog, runs_pppoe: bool, p: _Problems) -> m.DeviceIntent:
+def _hgw_intent(
+    record: LineRecord, product: Product, catalog: Catalog, runs_pppoe: bool, p: _Problems
+) -> m.DeviceIntent:
     eq = record.equipment
     assert eq.hgw
     family = catalog.families[product.family]
@@ -311,17 +437,26 @@ def _hgw_intent(record: LineRecord, product: Product, catalog: Catalog, runs_ppp
         nat=m.Nat(enabled=True, outside="pppoe") if runs_pppoe else None,
         # With a router on its LAN the HGW keeps its own LAN defaults; the router serves the customer LAN.
         lan=None if router_present else _lan(record),
-        wifi=_wifi(record, catalog),
-        management=_management(record, f"hgw-{record.customer_id}"),
+        wifi=_wifi(record, catalog, "hgw"),
+        # The operator cannot reach NTT's HGW over SSH/SNMP (reference §2.5): a technician or an ACS applies it.
+        management=m.Management(hostname=f"hgw-{record.customer_id}".lower(), ssh=False),
         filters=False,
     )
 
 
-def _wifi(record: LineRecord, catalog: Catalog) -> tuple[m.WifiRadio, ...]:
+def _wifi_role(record: LineRecord) -> str | None:
+    if not record.wifi:
+        return None
     hgw = record.equipment.hgw
-    if not record.wifi or not hgw or not hgw.wifi_card:
+    return "hgw" if hgw and hgw.wifi_card else "router"
+
+
+def _wifi(record: LineRecord, catalog: Catalog, role: str) -> tuple[m.WifiRadio, ...]:
+    if _wifi_role(record) != role:
         return ()
-    card = catalog.wifi_cards[hgw.wifi_card]
+    card_id = _wifi_card(record, catalog)
+    assert record.wifi and card_id
+    card = catalog.wifi_cards[card_id]
     radios = []
     for idx, spec in enumerate(card.radios, start=1):
         ssids = tuple(
@@ -340,6 +475,15 @@ def _wifi(record: LineRecord, catalog: Catalog) -> tuple[m.WifiRadio, ...]:
         if spec.band == "2.4":
             channel, width = record.wifi.channel_2g, 20
         else:
-            channel, width = record.wifi.channel_5g, min(record.wifi.width_5g, spec.max_width_mhz)
-        radios.append(m.WifiRadio(index=idx, band=spec.band, standard=spec.standard, channel=channel, width_mhz=width, ssids=ssids))
+            channel, width = record.wifi.channel_5g, record.wifi.width_5g or spec.max_width_mhz
+        radios.append(
+            m.WifiRadio(
+                index=idx,
+                band=spec.band,
+                standard=spec.standard,
+                channel=channel,
+                width_mhz=width,
+                ssids=ssids,
+            )
+        )
     return tuple(radios)

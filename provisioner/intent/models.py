@@ -33,7 +33,7 @@ class _Model(BaseModel):
 
 
 class Pppoe(_Model):
-    session: int = 1                      # PP/session number on the CPE
+    session: int = 1  # PP/session number on the CPE
     username: str
     password: SecretStr
     mtu: int = 1454
@@ -42,7 +42,7 @@ class Pppoe(_Model):
     auth_accept: tuple[str, ...] = ("pap", "chap")
     keepalive_interval_s: int = 30
     keepalive_failures: int = 4
-    fixed_ipv4: ipaddress.IPv4Address | None = None        # single fixed address (still IPCP-negotiated)
+    fixed_ipv4: ipaddress.IPv4Address | None = None  # single fixed address (still IPCP-negotiated)
     unnumbered_block: ipaddress.IPv4Network | None = None  # LAN-type block; LAN takes its first host
     dns_from_ipcp: bool = True
     default_route: bool = True
@@ -50,9 +50,9 @@ class Pppoe(_Model):
 
 class Ipv6(_Model):
     mode: Literal["ra", "pd"]
-    expected_prefix_length: int                  # 64 (RA), 56 (PD to the gateway) or 60 (behind an HGW)
-    lan_sla_id: int = 1                          # which /64 of the delegated prefix the LAN gets (PD only)
-    lan_ra_flags: tuple[str, ...] = ("O",)      # SLAAC on the LAN, DNS by stateless DHCPv6
+    expected_prefix_length: int  # 64 (RA), 56 (PD to the gateway) or 60 (behind an HGW)
+    lan_sla_id: int = 1  # which /64 of the delegated prefix the LAN gets (PD only)
+    lan_ra_flags: tuple[str, ...] = ("O",)  # SLAAC on the LAN, DNS by stateless DHCPv6
     ngn_dns: tuple[ipaddress.IPv6Address, ...]
     ngn_domain: str
     wan_mtu: int = 1500
@@ -63,13 +63,14 @@ class MapeRule(_Model):
     ipv4_prefix: ipaddress.IPv4Network
     ea_length: int
     psid_offset: int
+    br: ipaddress.IPv6Address
 
 
 class MapeTunnel(_Model):
     provider: str
-    br: ipaddress.IPv6Address
-    draft03: bool                                # draft-ietf-softwire-map-03 CE interface ID (JP VNEs)
-    rules: tuple[MapeRule, ...]                  # the provider's rule set; the CPE matches its delegated prefix
+    br: ipaddress.IPv6Address  # the matched rule's BR, else the provider's first
+    draft03: bool  # draft-ietf-softwire-map-03 CE interface ID (JP VNEs)
+    rules: tuple[MapeRule, ...]  # the provider's rule set; the CPE matches its delegated prefix
     # Known only when the line's delegated prefix is known (record ipv6.delegated_prefix): the matched rule
     # and what it yields. Platforms that cannot compute MAP-E on the box need these.
     delegated_prefix: ipaddress.IPv6Network | None = None
@@ -82,7 +83,7 @@ class MapeTunnel(_Model):
 
 
 class DsliteTunnel(_Model):
-    aftr: str                                    # FQDN resolved via the NGN DNS, or an address
+    aftr: str  # FQDN resolved via the NGN DNS, or an address
     aftr_is_address: bool = False
 
 
@@ -115,7 +116,7 @@ class Lan(_Model):
     dhcp_start: ipaddress.IPv4Address
     dhcp_end: ipaddress.IPv4Address
     dhcp_lease_s: int = 86400
-    dns_proxy: bool = True                       # the CPE answers DNS for the LAN
+    dns_proxy: bool = True  # the CPE answers DNS for the LAN
 
 
 class WifiSsid(_Model):
@@ -154,7 +155,7 @@ class DeviceIntent(_Model):
     role: Literal["router", "hgw"]
     platform: str
     model: str
-    wan_mode: Literal["pppoe", "ipoe", "lan"]   # lan = behind the HGW, IPv4 from the HGW's LAN
+    wan_mode: Literal["pppoe", "ipoe", "lan"]  # lan = behind the HGW, IPv4 from the HGW's LAN
     pppoe: tuple[Pppoe, ...] = ()
     ipv6: Ipv6 | None = None
     tunnel: Tunnel | None = None

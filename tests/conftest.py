@@ -1,0 +1,32 @@
+import copy
+import importlib.util
+from pathlib import Path
+
+import pytest
+import yaml
+
+# TODO(lead): make unconditional once lab.pytest_plugin lands
+pytest_plugins = ["lab.pytest_plugin"] if importlib.util.find_spec("lab.pytest_plugin") else []
+
+EXAMPLES = sorted((Path(__file__).parent.parent / "examples" / "lines").glob("*.yaml"))
+
+
+@pytest.fixture
+def next_pppoe_record() -> dict:
+    """A minimal valid Next PPPoE line on a Linux router, as a plain mapping to mutate in tests."""
+    return copy.deepcopy(
+        {
+            "customer_id": "CAF12345678",
+            "region": "east",
+            "product": "east-family",
+            "isp": {
+                "name": "Example ISP",
+                "pppoe": {"username": "abc123@isp.example", "password": "s3cret-pw"},
+            },
+            "equipment": {"router": {"platform": "linux", "model": "linux-cpe"}},
+        }
+    )
+
+
+def load_example(path: Path) -> dict:
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
