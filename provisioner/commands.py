@@ -58,9 +58,12 @@ def validate(
 def render(
     line: LineArg,
     platform: Annotated[
-        str | None, typer.Option("--platform", "-p", help="platform to render; default: the line's own devices")
+        str | None,
+        typer.Option("--platform", "-p", help="platform to render; default: the line's own devices"),
     ] = None,
-    show_secrets: Annotated[bool, typer.Option("--show-secrets", help="print passwords and keys in clear")] = False,
+    show_secrets: Annotated[
+        bool, typer.Option("--show-secrets", help="print passwords and keys in clear")
+    ] = False,
 ) -> None:
     """Print the complete configuration a CPE needs for this line."""
     if platform is not None and platform not in platforms():
@@ -92,8 +95,14 @@ def catalog(
         access = sorted({a for v in p.variants.values() for a in v.access_methods} or p.access_methods)
         name = p.name_ja + (f" ({'/'.join(v.name_ja for v in p.variants.values())})" if p.variants else "")
         table.add_row(
-            p.id, name, p.family, f"{p.down_mbps}/{p.up_mbps}", ", ".join(access),
-            str(fam.max_pppoe_sessions), ", ".join(fam.ipv4_methods), ", ".join(p.excluded_options) or "—",
+            p.id,
+            name,
+            p.family,
+            f"{p.down_mbps}/{p.up_mbps}",
+            ", ".join(access),
+            str(fam.max_pppoe_sessions),
+            ", ".join(fam.ipv4_methods),
+            ", ".join(p.excluded_options) or "—",
         )
     Console().print(table)
 
