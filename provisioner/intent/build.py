@@ -325,6 +325,16 @@ def _tunnel(record: LineRecord, p: _Problems) -> m.Tunnel | None:
     )
 
 
+def _nat(runs_pppoe: bool, tunnel: m.Tunnel | None) -> m.Nat | None:
+    """Masquerade out of PPPoE, MAP-E (into the port set) or IPIP; never on DS-Lite, where the AFTR does the
+    NAT (RFC 6333: the B4 element only encapsulates)."""
+    if runs_pppoe:
+        return m.Nat(enabled=True, outside="pppoe")
+    if tunnel and tunnel.kind != "ds-lite":
+        return m.Nat(enabled=True, outside="tunnel")
+    return None
+
+
 def _mape_mtu(provider: str) -> int:
     from provisioner.mape import load_providers
 
@@ -411,9 +421,7 @@ def _router_intent(
         pppoe=_pppoe_sessions(record, family.pppoe_mtu) if runs_pppoe else (),
         ipv6=ipv6,
         tunnel=tunnel,
-        nat=m.Nat(enabled=True, outside="pppoe" if runs_pppoe else "tunnel")
-        if runs_pppoe or tunnel
-        else None,
+        nat=_nat(runs_pppoe, tunnel),
         lan=_lan(record),
         wifi=_wifi(record, catalog, "router"),
         management=_management(record, f"r-{record.customer_id}"),
