@@ -28,5 +28,14 @@ def next_pppoe_record() -> dict:
     )
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--update-golden",
+        action="store_true",
+        default=False,
+        help="rewrite tests/golden/<platform>/<scenario>.txt from the current renderers",
+    )
+
+
 def load_example(path: Path) -> dict:
     return yaml.safe_load(path.read_text(encoding="utf-8"))
