@@ -18,8 +18,9 @@ from collections import defaultdict
 from pathlib import Path
 
 import yaml
-from nornir import InitNornir
+from nornir.core import Nornir
 from nornir.core.inventory import Defaults, Groups, Host, Hosts, Inventory
+from nornir.plugins.runners import ThreadedRunner
 from nornir_jinja2.plugins.tasks import template_file
 
 from provisioner.intent import build_intent
@@ -63,7 +64,6 @@ def baseline_inventory(
 ) -> tuple[Inventory, list[tuple[str, str]]]:
     plat = get_platform(platform)
     hosts = Hosts()
-    templates: list[tuple[str, str]] = []
     for c in range(copies):
         for i, data in enumerate(records):
             intent = build_intent(parse_line(data))
@@ -76,13 +76,14 @@ def baseline_inventory(
                 "comment": plat.comment_prefix,
             }
             outs = plat.outputs(dev, ctx)
-            templates = [(o.template, o.name) for o in outs]
             name = f"{platform}-{c}-{i}"
-            hosts[name] = Host(name=name, data={"ctx": {**base, **ctx}, "extras": [o.extra for o in outs]})
-    return Inventory(hosts=hosts, groups=Groups(), defaults=Defaults()), templates
+            hosts[name] = Host(
+                name=name, data={"ctx": {**base, **ctx}, "outputs": [(o.template, o.extra) for o in outs]}
+            )
+    return Inventory(hosts=hosts, groups=Groups(), defaults=Defaults())
 
 
-def baseline(inv: Inventory, platform: str, templates: list[tuple[str, str]], shared_env: bool) -> int:
+def baseline(inv: Inventory, platform: str, shared_env: bool) -> int:
     plat = get_platform(platform)
     filters = {"q": plat.quote, **plat.filters()}
     env = _environment(platform) if shared_env else None
@@ -90,7 +91,7 @@ def baseline(inv: Inventory, platform: str, templates: list[tuple[str, str]], sh
 
     def task(task):
         ctx = task.host.data["ctx"]
-        for (tmpl, _), extra in zip(templates, task.host.data["extras"], strict=True):
+        for tmpl, extra in task.host.data["outputs"]:
             kwargs = {**ctx, **extra}
             kwargs.pop("host", None)
             if shared_env:
@@ -98,12 +99,11 @@ def baseline(inv: Inventory, platform: str, templates: list[tuple[str, str]], sh
             else:
                 task.run(task=template_file, template=tmpl, path=path, jinja_filters=filters, **kwargs)
 
-    nr = InitNornir(runner={"plugin": "threaded", "options": {"num_workers": 20}}, logging={"enabled": False})
-    nr.inventory = inv
+    nr = Nornir(inventory=inv, runner=ThreadedRunner())  # the default runner: 20 threads
     result = nr.run(task=task)
     failed = [h for h, r in result.items() if r.failed]
     if failed:
-        raise SystemExit(f"baseline failed on {failed[:3]}: {result[failed[0]].exception}")
+        raise SystemExit(f"baseline failed on {failed[:3]}: {[r.exception for r in result[failed[0]]]}")
     return len(result)
 
 
@@ -126,15 +126,15 @@ def main() -> None:
     ratios = []
     for platform in sorted(jobs):
         records = jobs[platform] * args.copies
-        inv, templates = baseline_inventory(jobs[platform], platform, args.copies)
+        inv = baseline_inventory(jobs[platform], platform, args.copies)
         ours(records[:3], platform)  # warm caches (template compile) for both sides alike
         r_ours, r_base, r_env = [], [], []
         for _ in range(args.repeat):
             t, n = timed(ours, records, platform)
             r_ours.append(n / t)
-            t, n = timed(baseline, inv, platform, templates, False)
+            t, n = timed(baseline, inv, platform, False)
             r_base.append(n / t)
-            t, n = timed(baseline, inv, platform, templates, True)
+            t, n = timed(baseline, inv, platform, True)
             r_env.append(n / t)
         o, b, e = statistics.median(r_ours), statistics.median(r_base), statistics.median(r_env)
         ratios.append(o / b)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 
 from provisioner.catalog import Catalog, Product, get_catalog
@@ -341,11 +342,12 @@ def _mape_mtu(provider: str) -> int:
     return load_providers()[provider].rules[0].tunnel_mtu
 
 
-def _mape(provider: str, delegated: ipaddress.IPv6Network | None, p: _Problems) -> m.MapeTunnel:
-    from provisioner.mape import MapeError, compute_mape, load_providers
+@functools.cache
+def _mape_rules(provider: str) -> tuple[m.MapeRule, ...]:
+    """The provider's rule set as intent models, built once (OCN alone has hundreds of rules)."""
+    from provisioner.mape import load_providers
 
-    spec = load_providers()[provider]
-    rules = tuple(
+    return tuple(
         m.MapeRule(
             ipv6_prefix=r.ipv6_prefix,
             ipv4_prefix=r.ipv4_prefix,
@@ -353,8 +355,15 @@ def _mape(provider: str, delegated: ipaddress.IPv6Network | None, p: _Problems) 
             psid_offset=r.psid_offset,
             br=r.br,
         )
-        for r in spec.rules
+        for r in load_providers()[provider].rules
     )
+
+
+def _mape(provider: str, delegated: ipaddress.IPv6Network | None, p: _Problems) -> m.MapeTunnel:
+    from provisioner.mape import MapeError, compute_mape, load_providers
+
+    spec = load_providers()[provider]
+    rules = _mape_rules(provider)
     base = {"provider": provider, "draft03": spec.rules[0].draft03, "rules": rules}
     if delegated is None:
         return m.MapeTunnel(br=spec.rules[0].br, **base)
