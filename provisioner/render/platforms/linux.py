@@ -1,5 +1,6 @@
-"""linux: the lab CPE (Debian): pppd + rp-pppoe, dhcpcd (PD), dnsmasq (LAN DHCPv4/DNS/RA), nftables,
-hostapd, and a shell script for the IPv4-over-IPv6 tunnel and LAN addressing."""
+"""linux: the lab CPE (Debian): pppd + rp-pppoe, dhcpcd (PD or RA), dnsmasq (LAN DHCPv4/DNS/RA), nftables,
+hostapd, ndppd (ND proxy on RA lines), and shell scripts for the IPv4-over-IPv6 tunnel, LAN addressing and
+the RA line's LAN /64 (run from dhcpcd's exit hook)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ WAN, LAN_PORT, MGMT, PPP_IF = "wan0", "lan0", "mgmt0", "ppp0"
 BRIDGE = "br-lan"           # made only when Wi-Fi joins the LAN
 TUNNEL_IF = {"ds-lite": "dslite0", "map-e": "mape0"}
 PEER = "flets"
+RA_STATE_DIR = "/run/hikari"  # the RA hook's run-time files: ndppd.conf/pid/log, the current WAN /64
 _HEX64 = frozenset("0123456789abcdefABCDEF")
 
 
@@ -25,13 +27,13 @@ class Linux(Platform):
     netmiko_device_type = "linux"
     cli = False
     features = frozenset({
-        "pppoe", "pppoe-fixed-ipv4", "pppoe-unnumbered", "ipv6-pd", "ds-lite", "map-e", "nat",
+        "pppoe", "pppoe-fixed-ipv4", "pppoe-unnumbered", "ipv6-ra", "ipv6-pd", "ds-lite", "map-e", "nat",
         "dhcp-server", "wifi", "wifi-wpa3", "snmp", "ssh", "filters",
     })
 
     limits = (
         "one PPPoE session; IPv4 from PPPoE or a tunnel (not from a home gateway's LAN)",
-        "ipv6-ra needs an ND proxy the CPE lacks: RA lines are refused (PD lines work)",
+        "ipv6-ra: the LAN shares the WAN's /64 (ndppd ND proxy + dnsmasq RA, set by a dhcpcd hook); needs ndppd",
         "map-e only with the rule precomputed from a known delegated prefix; ipip not scripted",
         "LAN RA flags: none or O (SLAAC, DNS by stateless DHCPv6 from dnsmasq)",
         "SNMP community must be one snmpd token; the v3 user's keys are created by the driver",
@@ -47,13 +49,12 @@ class Linux(Platform):
         reasons = super().unsupported(device)
         if "ipip" in reasons:
             reasons[reasons.index("ipip")] = "ipip (the CE address, delegated prefix + interface ID, is not scripted)"
-        if "ipv6-ra" in reasons:
-            i = reasons.index("ipv6-ra")
-            reasons[i] = "ipv6-ra (the LAN needs the WAN /64 through an ND proxy, which this CPE lacks)"
         if len(device.pppoe) > 1:
             reasons.append(f"{len(device.pppoe)} PPPoE sessions (one pppd peer per CPE)")
         if device.wan_mode == "lan":
             reasons.append("wan_mode lan (IPv4 from the home gateway's LAN)")
+        if device.ipv6 and device.ipv6.mode == "ra" and device.ipv6.expected_prefix_length != 64:
+            reasons.append(f"ipv6-ra with a /{device.ipv6.expected_prefix_length} (the LAN shares a SLAAC /64)")
         if device.ipv6 and tuple(sorted(device.ipv6.lan_ra_flags)) not in ((), ("O",)):
             reasons.append(f"LAN RA flags {''.join(device.ipv6.lan_ra_flags)} (stateful DHCPv6 on the LAN)")
         if device.nat and device.nat.enabled and not device.pppoe and not _tunnel_kind(device):
@@ -91,6 +92,7 @@ class Linux(Platform):
             "mgmt": MGMT, "ppp_if": PPP_IF, "peer": PEER,
             "ppp": self._ppp(ppp, secrets) if ppp else None,
             "dhcpcd": self._dhcpcd(device, lan_if),
+            "ra": _ra_proxy(device, lan_if),
             "dnsmasq": self._dnsmasq(device, lan_if, ppp is not None),
             "nft": self._nft(device, lan_if, outside, tunnel_if),
             "tunnel": self._tunnel(device, lan_if, tunnel_if),
@@ -106,6 +108,9 @@ class Linux(Platform):
                     Output("chap-secrets.j2", "/etc/ppp/chap-secrets"),
                     Output("pap-secrets.j2", "/etc/ppp/pap-secrets")]
         out.append(Output("dhcpcd.conf.j2", "/etc/dhcpcd.conf"))
+        if context["ra"]:
+            out += [Output("dhcpcd.exit-hook.j2", "/etc/dhcpcd.exit-hook"),
+                    Output("ipv6-ra.sh.j2", "/etc/hikari/ipv6-ra.sh")]
         if context["dnsmasq"]:
             out.append(Output("dnsmasq.conf.j2", "/etc/dnsmasq.d/hikari.conf"))
         out.append(Output("nftables.conf.j2", "/etc/nftables.conf"))
@@ -139,6 +144,7 @@ class Linux(Platform):
             # IPv4 on the WAN only when nothing else provides it (no PPPoE, no tunnel).
             "wan_ipv4": not device.pppoe and not device.tunnel,
             "ipv6": v6 is not None,
+            "ra": v6 is not None and v6.mode == "ra",
             "ia_pd": (f"1/::/{v6.expected_prefix_length} {lan_if}/{v6.lan_sla_id}/64"
                       if v6 and v6.mode == "pd" else None),
         }
@@ -193,8 +199,10 @@ class Linux(Platform):
         t = device.tunnel
         if not t:
             return None
-        # The B4/CE source: the LAN's delegated /64 (PD) — its address on the LAN interface.
-        base = {"kind": t.kind, "ifname": tunnel_if, "mtu": t.mtu, "wan": WAN, "source_if": lan_if,
+        # The B4/CE source: on PD lines the LAN's delegated /64 (its address on the LAN interface); on RA
+        # lines the WAN's SLAAC address (the LAN's ::1 is behind the ND proxy, which never answers for it).
+        source_if = WAN if device.ipv6 and device.ipv6.mode == "ra" else lan_if
+        base = {"kind": t.kind, "ifname": tunnel_if, "mtu": t.mtu, "wan": WAN, "source_if": source_if,
                 "default_route": device.nat is not None and device.nat.outside == "tunnel"}
         if t.kind == "ds-lite":
             d = t.dslite
@@ -251,6 +259,13 @@ class Linux(Platform):
                           if snmp.v2c_community_ref else None),
             "v3_user": quoting.snmpd_token(snmp.v3_user) if snmp.v3_user else None,
         }
+
+
+def _ra_proxy(device: DeviceIntent, lan_if: str) -> dict[str, str] | None:
+    """RA line: the hook that gives the LAN the WAN's /64 (ndppd on the WAN, ::1 and the route on the LAN)."""
+    if not device.ipv6 or device.ipv6.mode != "ra":
+        return None
+    return {"wan": WAN, "lan": lan_if, "state_dir": RA_STATE_DIR}
 
 
 def _tunnel_kind(device: DeviceIntent) -> str | None:
