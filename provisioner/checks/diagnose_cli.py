@@ -1,0 +1,70 @@
+"""`provisioner diagnose`: the 一次切り分け ladder for NOC staff, readable or as JSON."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from provisioner.checks.ladder import PARTY_LABEL, Diagnosis
+
+ICON = {"ok": "[green]✓[/green]", "fail": "[red]✗[/red]", "skipped": "[dim]·[/dim]"}
+
+
+def print_diagnosis(d: Diagnosis, console: Console) -> None:
+    table = Table(title=f"一次切り分け {d.customer_id}", show_lines=False)
+    for col in ("", "stage", "result", "evidence"):
+        table.add_column(col)
+    for v in d.stages:
+        ev = ", ".join(f"{k}={v_}" for k, v_ in v.evidence.items() if v_ not in (None, "", []))
+        table.add_row(ICON[v.status], v.stage, v.summary, ev[:80])
+    console.print(table)
+    if d.failed is None:
+        console.print("[green]line healthy: every observed stage passed[/green]")
+        return
+    f = d.failed
+    console.print(f"[red]failing stage:[/red] {f.stage}")
+    console.print(f"[bold]likely cause:[/bold] {f.cause}")
+    console.print(f"[bold]who must act:[/bold] {PARTY_LABEL[f.party]}")
+    console.print(f"[bold]next action:[/bold] {f.next_action}")
+
+
+def diagnose_command(
+    line: Annotated[str, typer.Argument(help="line record file, or the お客様ID of a stored line")],
+    as_json: Annotated[bool, typer.Option("--json", help="machine-readable result")] = False,
+    lab_credentials: Annotated[
+        bool, typer.Option("--lab", help="take CPE logins and SNMP communities from the running lab")
+    ] = False,
+    probe_iface: Annotated[
+        str | None, typer.Option("--probe-iface", help="also run a PPPoE probe from this ONU-side interface")
+    ] = None,
+    no_snmp: Annotated[bool, typer.Option("--no-snmp", help="do not poll the CPE's SNMP agent")] = False,
+) -> None:
+    """Find the first failing stage of a line, its evidence, the likely cause and who must act."""
+    from provisioner import service
+    from provisioner.record import RecordError
+
+    try:
+        record = service.read_line(Path(line)) if Path(line).exists() else service.stored_line(line)
+    except (RecordError, LookupError) as err:
+        Console(stderr=True).print(f"[red]error:[/red] {err}")
+        raise typer.Exit(2) from None
+    resolver = service.LabCredentials() if lab_credentials else None
+    probe_password = os.environ.get("HIKARI_PROBE_PASSWORD")
+    diagnosis = service.diagnose_line(
+        record, resolver=resolver, snmp=not no_snmp, probe_iface=probe_iface, probe_password=probe_password
+    )
+    if as_json:
+        typer.echo(json.dumps(diagnosis.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        print_diagnosis(diagnosis, Console())
+    raise typer.Exit(0 if diagnosis.ok else 1)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("diagnose")(diagnose_command)

@@ -1,0 +1,228 @@
+"""Gather what can be known about a line for the ladder: the CPE's own status over its CLI (the drivers'
+typed getters), its SNMP agent, and optionally an active probe from a port on the ONU. Every source may be
+missing; a missing source leaves its observations None ("not observed"), never "bad"."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import time
+from dataclasses import dataclass
+
+from pydantic import SecretStr
+
+from provisioner.checks.ladder import Diagnosis, Ipv6Observation, Observations, PppoeObservation, judge
+from provisioner.checks.results import ProbeResult
+from provisioner.drivers import Target, get_driver
+from provisioner.drivers.base import Timeouts
+from provisioner.drivers.errors import DriverError
+from provisioner.intent.models import DeviceIntent
+from provisioner.record import LineRecord
+
+# pppd's own words (as the linux driver reports them in PppoeStatus.detail) → the ladder's failure codes.
+_PPPD_FAILURES = (
+    (re.compile(r"PADO", re.I), "no-pado"),
+    (re.compile(r"authentication failed|refused to authenticate", re.I), "auth-rejected"),
+    (re.compile(r"session.?limit|too many sessions", re.I), "session-limit"),
+    (re.compile(r"terminated by peer", re.I), "session-limit"),  # the BAS cut a session it had authenticated
+    (re.compile(r"timeout sending Config-Requests|LCP.*timeout", re.I), "lcp-timeout"),
+    (re.compile(r"IPCP|no (IP|local) address", re.I), "ipcp-no-address"),
+)
+
+
+def pppd_failure(detail: str) -> str | None:
+    for pattern, code in _PPPD_FAILURES:
+        if pattern.search(detail or ""):
+            return code
+    return None
+
+
+@dataclass
+class SnmpAccess:
+    community: SecretStr | None = None
+    v3_user: str | None = None
+    v3_auth_key: SecretStr | None = None
+    v3_priv_key: SecretStr | None = None
+
+
+def observe(
+    record: LineRecord,
+    device: DeviceIntent,
+    *,
+    target: Target | None,
+    snmp: SnmpAccess | None = None,
+    probe: ProbeResult | None = None,
+    wan_iface: str = "wan0",
+) -> Observations:
+    obs: dict = {"v6_option": record.v6_option or record.product.endswith("cross")}
+    if target is not None:
+        obs.update(_from_cli(target, device, wan_iface))
+    if snmp is not None and record.management is not None:
+        obs.update(_from_snmp(str(record.management.address), snmp, wan_iface, have_cli=obs.get("cli_ok")))
+    if probe is not None and probe.probe == "pppoe":
+        obs["pppoe"] = _from_pppoe_probe(probe, fallback=obs.get("pppoe"))
+    return Observations(**_wan_silence(obs, device))
+
+
+def diagnose(record: LineRecord, device: DeviceIntent, **sources) -> Diagnosis:
+    t0 = time.perf_counter()
+    diagnosis = judge(record.customer_id, device, observe(record, device, **sources))
+    diagnosis.elapsed_ms = round((time.perf_counter() - t0) * 1000, 1)
+    return diagnosis
+
+
+def _from_cli(target: Target, device: DeviceIntent, wan_iface: str) -> dict:
+    driver = get_driver(target.platform)(
+        target, timeouts=Timeouts(connect=5.0, banner=10.0, auth=10.0, command=15.0)
+    )
+    try:
+        driver.connect()
+    except DriverError as exc:
+        return {"cli_ok": False, "cli_error": str(exc)}
+    out: dict = {"cli_ok": True}
+    try:
+        poll = getattr(driver, "status_poll", None)
+        ctx = poll() if poll else _nullcontext()
+        with ctx:
+            if device.pppoe:
+                st = driver.get_pppoe_status(1)
+                out["pppoe"] = PppoeObservation(
+                    up=st.up,
+                    ipv4=str(st.ipv4) if st.ipv4 else None,
+                    failure=None if st.up else pppd_failure(st.detail),
+                    detail=st.detail,
+                    source="cli",
+                )
+            if device.ipv6 is not None:
+                out["ipv6"] = _ipv6_from_prefixes(driver.get_ipv6_prefixes(), device, wan_iface)
+            if device.tunnel is not None:
+                tunnels = driver.get_tunnel_status()
+                out["tunnel_up"] = any(t.up for t in tunnels)
+                out["tunnel_detail"] = (
+                    ", ".join(f"{t.name} {t.state}" for t in tunnels) or "no tunnel interface"
+                )
+            out["lan_ok"] = _lan_ok(driver.get_ipv4_addresses(), device)
+            if device.wifi:
+                wifi = driver.get_wifi_status()
+                out["wifi_ok"], out["wifi_detail"] = wifi.accepted, wifi.detail
+            out["ra_heard"] = _ra_heard(driver, wan_iface)
+            out["dns_servers"] = _dns_servers(driver)
+    except DriverError as exc:
+        out["cli_error"] = str(exc)
+    finally:
+        driver.close()
+    return out
+
+
+class _nullcontext:
+    def __enter__(self):
+        return None
+
+    def __exit__(self, *exc):
+        return False
+
+
+def _ipv6_from_prefixes(prefixes, device: DeviceIntent, wan_iface: str) -> Ipv6Observation:
+    delegated = [p for p in prefixes if p.origin == "pd" and p.prefix.prefixlen < 64]
+    if delegated:
+        pd = delegated[0].prefix
+        lan = next(
+            (
+                p
+                for p in prefixes
+                if p.prefix.prefixlen == 64 and p.prefix.subnet_of(pd) and p.interface != "lo"
+            ),
+            None,
+        )
+        return Ipv6Observation(
+            mode="pd", prefix=str(pd), prefix_length=pd.prefixlen, lan_prefix=str(lan.prefix) if lan else None
+        )
+    ra = next((p for p in prefixes if p.interface == wan_iface and p.prefix.prefixlen == 64), None)
+    if ra is not None:
+        return Ipv6Observation(mode="ra", prefix=str(ra.prefix), prefix_length=64)
+    return Ipv6Observation(mode="none")
+
+
+def _lan_ok(addresses, device: DeviceIntent) -> bool | None:
+    if device.lan is None:
+        return None
+    want = device.lan.ipv4
+    return any(a.address == want for a in addresses)
+
+
+def _ra_heard(driver, wan_iface: str) -> bool | None:
+    """Whether any router advertisement arrived on the WAN (a default route learnt from it); Linux only."""
+    output = getattr(driver, "output", None)
+    if output is None:
+        return None
+    return bool(output(f"ip -6 route show default dev {wan_iface} 2>/dev/null").strip())
+
+
+def _dns_servers(driver) -> list[str] | None:
+    output = getattr(driver, "output", None)
+    if output is None:
+        return None
+    text = output("cat /etc/ppp/resolv.conf /etc/resolv.conf 2>/dev/null")
+    servers = []
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) >= 2 and parts[0] == "nameserver":
+            try:
+                ipaddress.ip_address(parts[1])
+            except ValueError:
+                continue
+            servers.append(parts[1])
+    return sorted(set(servers))
+
+
+def _from_snmp(host: str, access: SnmpAccess, wan_iface: str, *, have_cli: bool | None) -> dict:
+    from provisioner.checks.snmp_poller import SnmpTarget, poll_many_sync
+
+    target = SnmpTarget(
+        host=host,
+        community=access.community,
+        v3_user=None if access.community else access.v3_user,
+        v3_auth_key=None if access.community else access.v3_auth_key,
+        v3_priv_key=None if access.community else access.v3_priv_key,
+    )
+    (res,) = poll_many_sync([target], timeout=1.0, retries=1)
+    if not res.ok:
+        return {"snmp_ok": False, "snmp_error": f"{res.reason}: {res.error or ''}".strip(": ")}
+    out: dict = {"snmp_ok": True}
+    wan = next((i for i in res.interfaces if wan_iface in (i.name, i.descr)), None)
+    if wan is not None and wan.oper_status:
+        out["wan_link_up"] = wan.oper_status == "up"
+        out["wan_link_source"] = "snmp ifOperStatus"
+    return out
+
+
+def _from_pppoe_probe(probe: ProbeResult, fallback: PppoeObservation | None) -> PppoeObservation:
+    failed = probe.failed_stage
+    ipcp = probe.stage("ipcp")
+    ev = ipcp.evidence if ipcp else {}
+    return PppoeObservation(
+        up=failed is None,
+        ipv4=ev.get("address"),
+        dns=[d for d in (ev.get("dns1"), ev.get("dns2")) if d],
+        failure=failed.reason if failed else None,
+        detail=failed.detail if failed else "probe logged in",
+        source="probe",
+    )
+
+
+def _wan_silence(obs: dict, device: DeviceIntent) -> dict:
+    """A WAN on which nothing answers (no PADO and no router advertisement) points at the physical path
+    (cable to the ONU, the ONU itself) rather than at the BAS or the NGN's IPv6 service, which would still
+    let the other protocol through (reference §4.1: "only PADI counters increase ⇒ check ONU and cabling")."""
+    if obs.get("wan_link_up") is False or obs.get("ra_heard") is not False:
+        obs.pop("ra_heard", None)
+        return obs
+    pppoe = obs.get("pppoe")
+    ipv6 = obs.get("ipv6")
+    no_ipv6 = ipv6 is None or ipv6.mode == "none"
+    no_pppoe = not device.pppoe or (pppoe is not None and pppoe.failure == "no-pado")
+    if no_ipv6 and no_pppoe:
+        obs["wan_link_up"] = False
+        obs["wan_link_source"] = "no PADO and no router advertisement on the WAN"
+    obs.pop("ra_heard", None)
+    return obs
