@@ -1,12 +1,10 @@
 import copy
-import importlib.util
 from pathlib import Path
 
 import pytest
 import yaml
 
-# TODO(lead): make unconditional once lab.pytest_plugin lands
-pytest_plugins = ["lab.pytest_plugin"] if importlib.util.find_spec("lab.pytest_plugin") else []
+pytest_plugins = ["lab.pytest_plugin"]
 
 EXAMPLES = sorted((Path(__file__).parent.parent / "examples" / "lines").glob("*.yaml"))
 
