@@ -17,7 +17,10 @@ _COMMAND_MODULES = (
     "provisioner.commands",
     "provisioner.mape.cli",
     "provisioner.checks.cli",
+    "provisioner.checks.diagnose_cli",
     "lab.cli",
+    "provisioner.provision_cli",
+    "provisioner.api_cli",
 )
 
 for _name in _COMMAND_MODULES:
