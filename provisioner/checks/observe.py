@@ -21,19 +21,21 @@ from provisioner.record import LineRecord
 
 # pppd's own words (as the linux driver reports them in PppoeStatus.detail) → the ladder's failure codes.
 _PPPD_FAILURES = (
-    (re.compile(r"PADO", re.I), "no-pado"),
+    (re.compile(r"PADO|PPPoE Discovery", re.I), "no-pado"),
     (re.compile(r"authentication failed|refused to authenticate", re.I), "auth-rejected"),
     (re.compile(r"session.?limit|too many sessions", re.I), "session-limit"),
-    (re.compile(r"terminated by peer", re.I), "session-limit"),  # the BAS cut a session it had authenticated
     (re.compile(r"timeout sending Config-Requests|LCP.*timeout", re.I), "lcp-timeout"),
     (re.compile(r"IPCP|no (IP|local) address", re.I), "ipcp-no-address"),
 )
 
 
-def pppd_failure(detail: str) -> str | None:
-    for pattern, code in _PPPD_FAILURES:
-        if pattern.search(detail or ""):
-            return code
+def pppd_failure(detail: str, log: list[str] | None = None) -> str | None:
+    """The failure code of the newest log line that names one (pppd logs the cause a few lines before its
+    closing "Connection terminated."), else of the driver's one-line detail."""
+    for line in [*reversed(log or []), detail or ""]:
+        for pattern, code in _PPPD_FAILURES:
+            if pattern.search(line):
+                return code
     return None
 
 
@@ -89,7 +91,7 @@ def _from_cli(target: Target, device: DeviceIntent, wan_iface: str) -> dict:
                 out["pppoe"] = PppoeObservation(
                     up=st.up,
                     ipv4=str(st.ipv4) if st.ipv4 else None,
-                    failure=None if st.up else pppd_failure(st.detail),
+                    failure=None if st.up else pppd_failure(st.detail, _log_lines(driver)),
                     detail=st.detail,
                     source="cli",
                 )
@@ -105,13 +107,20 @@ def _from_cli(target: Target, device: DeviceIntent, wan_iface: str) -> dict:
             if device.wifi:
                 wifi = driver.get_wifi_status()
                 out["wifi_ok"], out["wifi_detail"] = wifi.accepted, wifi.detail
-            out["ra_heard"] = _ra_heard(driver, wan_iface)
+            out["wan_heard"] = _wan_heard(driver, wan_iface)
             out["dns_servers"] = _dns_servers(driver)
     except DriverError as exc:
         out["cli_error"] = str(exc)
     finally:
         driver.close()
     return out
+
+
+def _log_lines(driver) -> list[str]:
+    state = getattr(driver, "state", None)
+    if state is None:
+        return []
+    return list(state().get("log", []))
 
 
 class _nullcontext:
@@ -150,12 +159,20 @@ def _lan_ok(addresses, device: DeviceIntent) -> bool | None:
     return any(a.address == want for a in addresses)
 
 
-def _ra_heard(driver, wan_iface: str) -> bool | None:
-    """Whether any router advertisement arrived on the WAN (a default route learnt from it); Linux only."""
+def _wan_heard(driver, wan_iface: str) -> bool | None:
+    """Whether anything at all arrives on the WAN (the ONU's UNI lamp, seen from the router): the receive
+    counter across a short all-nodes ping. A live line answers or at least carries RAs and PPP keepalives;
+    a cut one stays flat. Linux only (other platforms: not observed)."""
     output = getattr(driver, "output", None)
     if output is None:
         return None
-    return bool(output(f"ip -6 route show default dev {wan_iface} 2>/dev/null").strip())
+    counter = f"/sys/class/net/{wan_iface}/statistics/rx_packets"
+    text = output(
+        f"a=$(cat {counter}); ping -6 -q -c 3 -i 0.3 -W 1 ff02::1%{wan_iface} >/dev/null 2>&1; sleep 0.5; "
+        f"b=$(cat {counter}); echo rx $a $b"
+    )
+    m = re.search(r"rx (\d+) (\d+)", text)
+    return None if m is None else int(m.group(2)) > int(m.group(1))
 
 
 def _dns_servers(driver) -> list[str] | None:
@@ -211,18 +228,11 @@ def _from_pppoe_probe(probe: ProbeResult, fallback: PppoeObservation | None) -> 
 
 
 def _wan_silence(obs: dict, device: DeviceIntent) -> dict:
-    """A WAN on which nothing answers (no PADO and no router advertisement) points at the physical path
-    (cable to the ONU, the ONU itself) rather than at the BAS or the NGN's IPv6 service, which would still
-    let the other protocol through (reference §4.1: "only PADI counters increase ⇒ check ONU and cabling")."""
-    if obs.get("wan_link_up") is False or obs.get("ra_heard") is not False:
-        obs.pop("ra_heard", None)
-        return obs
-    pppoe = obs.get("pppoe")
-    ipv6 = obs.get("ipv6")
-    no_ipv6 = ipv6 is None or ipv6.mode == "none"
-    no_pppoe = not device.pppoe or (pppoe is not None and pppoe.failure == "no-pado")
-    if no_ipv6 and no_pppoe:
+    """A WAN on which nothing arrives at all points at the physical path (cable to the ONU, the ONU itself)
+    rather than at the BAS or the NGN's IPv6 service, which would leave the other traffic flowing (reference
+    §4.1: "only PADI counters increase ⇒ check the ONU and cabling")."""
+    heard = obs.pop("wan_heard", None)
+    if obs.get("wan_link_up") is not False and heard is False:
         obs["wan_link_up"] = False
-        obs["wan_link_source"] = "no PADO and no router advertisement on the WAN"
-    obs.pop("ra_heard", None)
+        obs["wan_link_source"] = "link up but nothing received on the WAN (no RA, no PADO, no reply)"
     return obs
