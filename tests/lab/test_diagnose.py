@@ -127,27 +127,6 @@ def test_pppoe_line_faults(lab2, next_line, kind, cpe, stage, party):
     assert until(lab2, next_line, lambda d: d.ok).ok, "the line did not recover after clear"
 
 
-def test_session_limit_blames_the_other_device(lab2, next_line):
-    """Another device on the customer's LAN side holds the account's session (the lab dials a second pppd
-    on the CPE, like a PC dialling PPPoE); the router's own session is then refused after authentication."""
-    from lab.pytest_plugin import ppp_dial, ppp_hangup
-
-    assert until(lab2, next_line, lambda d: d.ok).ok
-    lab2.fault("session-limit", cpe=NEXT)  # the limit drops to the one session the CPE holds
-    try:
-        cpe_sh(lab2, NEXT, "poff flets >/dev/null 2>&1; sleep 2")
-        code, out = ppp_dial(lab2, NEXT, extra="ifname ppp9")
-        assert code == 0, out
-        cpe_sh(lab2, NEXT, "pon flets")
-        d = until(lab2, next_line, lambda d: d.failed is not None and d.failed.stage == "pppoe-auth")
-        assert (d.failed.stage, d.failed.party) == ("pppoe-auth", "customer"), d.failed
-    finally:
-        ppp_hangup(lab2, NEXT)
-        lab2.clear("session-limit", cpe=NEXT)
-        redial(lab2, NEXT)
-    assert until(lab2, next_line, lambda d: d.ok).ok
-
-
 @pytest.mark.parametrize(("kind", "party"), [("sshd-down", "operator"), ("snmpd-down", "operator")])
 def test_management_faults(lab2, next_line, kind, party):
     lab2.fault(kind, cpe=NEXT)

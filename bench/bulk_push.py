@@ -1,0 +1,264 @@
+"""Bulk push + verify on N lab CPEs (real sshd, pppd, dhcpcd in UML guests): ours vs Nornir + netmiko.
+
+Both sides push the same rendered configs to the same CPEs from the same starting state (each CPE reset to
+its pristine files, daemons stopped) and count a CPE done when it verifies (PPPoE up with IPv4, the
+delegated prefix and the LAN /64, the DS-Lite tunnel, Wi-Fi accepted: provisioner.verify, the same checks
+and the same polling for both).
+
+- ours: provisioner.provision.provision_many(concurrency=K): per CPE lock, SFTP writes (atomic), reloads of
+  the daemons whose files changed, backup, verify, save; one SSH session per thread.
+- baseline: Nornir's default threaded runner (20 workers) with nornir_netmiko: netmiko_file_transfer (SCP,
+  with its md5 checks) for each file, one netmiko_send_command running the same reloads, then the same
+  verify over the task's netmiko connection. No backup, no diff: less work than ours.
+- floor: the slowest single CPE pushed alone (a sample, one of each line kind; each CPE alone on the lab)
+  x the number of waves ceil(N / K).
+
+    python bench/bulk_push.py [--cpes 50] [--concurrency 50] [--repeat 1] [--reuse-lab] [--solo 2]
+
+Prints both times, the speed-up (goal >= 3x) and ours / floor (goal <= 1.5x), and the command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import math
+import shlex
+import signal
+import statistics
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import yaml
+from nornir.core import Nornir
+from nornir.core.inventory import ConnectionOptions, Defaults, Groups, Host, Hosts, Inventory
+from nornir.core.plugins.connections import ConnectionPluginRegister
+from nornir.core.task import Result, Task
+from nornir.plugins.runners import ThreadedRunner
+from nornir_netmiko.tasks import netmiko_file_transfer, netmiko_send_command
+
+from provisioner import service
+from provisioner.drivers import Backup, get_driver
+from provisioner.drivers.linux import (
+    LINUX_UNITS,
+    MANAGED_LIST,
+    LinuxDriver,
+    managed_list,
+    validate_nft_locally,
+)
+from provisioner.provision import ProvisionItem, ProvisionOptions, provision, provision_many
+from provisioner.sessionlog import JobSecrets
+from provisioner.verify import verify
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples" / "lab"
+KINDS = {"next-denwa-router": "next-pppoe-linux.yaml", "cross": "cross-dslite-linux.yaml"}
+NORNIR_DEFAULT_WORKERS = 20  # nornir.plugins.runners.ThreadedRunner(num_workers=20)
+VERIFY_TIMEOUT = 90.0
+
+
+# ---------------------------------------------------------------------- the lab and the work
+def bring_up(n: int, reuse: bool):
+    from lab import Lab, topology
+
+    # The lab caps itself at topology.MAX_CPES (32 today); this benchmark's N is 50 by definition. Booting
+    # 50 UML guests at once on 2 cores misses the lab's per-guest boot timeout: boot them 8 at a time.
+    topology.MAX_CPES = max(topology.MAX_CPES, n)
+    Lab.GUEST_BOOT_WORKERS = min(n + 1, 8)
+
+    profiles = [list(KINDS)[i % len(KINDS)] for i in range(n)]
+    if reuse:
+        lab = Lab.load()
+        if [c.profile for c in lab.cpes] == profiles:
+            return lab
+        print("the running lab does not have the benchmark's CPEs; bringing a new one up", file=sys.stderr)
+    t0 = time.monotonic()
+    lab = Lab.up(profile=",".join(profiles))
+    print(f"lab up with {n} CPEs in {time.monotonic() - t0:.0f} s", file=sys.stderr)
+    return lab
+
+
+def work_items(lab) -> list[ProvisionItem]:
+    resolver = service.LabCredentials(lab)
+    items = []
+    for cpe in lab.cpes:
+        data = yaml.safe_load((EXAMPLES / KINDS[cpe.profile]).read_text(encoding="utf-8"))
+        data["customer_id"] = f"CAF8{cpe.index:07d}"
+        record = service.read_line(service.fill_from_lab(data, cpe))
+        items.append(service.prepare_push(record, resolver=resolver))
+    return items
+
+
+def pristine(items: list[ProvisionItem]) -> list[Backup]:
+    """Each CPE's files as the lab made them (everything either side may write), to reset to."""
+    def read(it: ProvisionItem) -> Backup:
+        with get_driver("linux")(it.target) as d:
+            return Backup(snapshot=d.get_running_config(it.rendered))
+    with ThreadPoolExecutor(16) as pool:
+        return list(pool.map(read, items))
+
+
+def reset(items: list[ProvisionItem], backups: list[Backup], only: list[int] | None = None) -> None:
+    """Put the pristine files back and stop what they no longer start (pppd, dhcpcd, dnsmasq ...)."""
+    def one(i: int) -> None:
+        with get_driver("linux")(items[i].target) as d:
+            d.restore(backups[i])
+            if not d.snapshot_like(backups[i].snapshot).same_as(backups[i].snapshot):
+                raise RuntimeError(f"{items[i].target.label} did not reset")
+            d.run("poff -a >/dev/null 2>&1; dhcpcd -x >/dev/null 2>&1; "
+                  "ip -6 tunnel del dslite0 2>/dev/null; true")
+    with ThreadPoolExecutor(16) as pool:
+        list(pool.map(one, only if only is not None else range(len(items))))
+    time.sleep(2)  # PADT and DHCPv6 release settle on the BRAS and Kea
+
+
+# ---------------------------------------------------------------------- ours
+def run_ours(items: list[ProvisionItem], concurrency: int, state: Path) -> tuple[float, list]:
+    opts = ProvisionOptions(state_dir=state, verify_timeout=VERIFY_TIMEOUT)
+    t0 = time.monotonic()
+    reports = provision_many(items, concurrency=concurrency, options=opts)
+    elapsed = time.monotonic() - t0
+    bad = [(r.cpe, r.status, r.reason) for r in reports if not r.verified]
+    if bad:
+        raise RuntimeError(f"ours: {len(bad)} CPE(s) not verified: {bad[:3]}")
+    return elapsed, reports
+
+
+def solo_times(items, backups, sample: list[int], state: Path) -> list[float]:
+    out = []
+    for i in sample:
+        reset(items, backups, only=[i])
+        it = items[i]
+        t0 = time.monotonic()
+        r = provision(it.target, it.rendered, it.device, options=ProvisionOptions(state_dir=state,
+                      verify_timeout=VERIFY_TIMEOUT), secrets=it.secrets)
+        out.append(time.monotonic() - t0)
+        if not r.verified:
+            raise RuntimeError(f"solo {it.target.label}: {r.status} {r.reason}")
+    return out
+
+
+# ---------------------------------------------------------------------- baseline: Nornir + netmiko
+def reload_commands(files: dict[str, str]) -> list[str]:
+    """The same daemon reloads ours runs, in the same order (every unit touched by the files). As ours does
+    on the lab's CPEs (their kernel has no inet/ip nftables), the ruleset is validated on the controller and
+    installed, not loaded."""
+    steps = []
+    for unit in LINUX_UNITS:
+        present = sorted(p for p in files if unit.owns(p))
+        if present and unit.name != "nftables":
+            steps.append(unit.reload(present))
+    return steps
+
+
+def baseline_task(task: Task, item: ProvisionItem, tmp: Path) -> Result:
+    files = dict(item.rendered.files)
+    files[MANAGED_LIST] = managed_list(files)
+    dirs = sorted({str(Path(p).parent) for p in files})
+    task.run(netmiko_send_command, command_string="mkdir -p " + " ".join(map(shlex.quote, dirs)))
+    for path, content in files.items():
+        local = tmp / f"{task.host.name}-{Path(path).name}"
+        local.write_text(content, encoding="utf-8")
+        task.run(netmiko_file_transfer, source_file=str(local), dest_file=Path(path).name,
+                 file_system=str(Path(path).parent), direction="put", overwrite_file=True)
+    validate_nft_locally(files["/etc/nftables.conf"], JobSecrets())
+    for command in reload_commands(files):
+        # cmd_verify=False: what netmiko advises when a long line is wrapped by the shell
+        task.run(netmiko_send_command, command_string=command, read_timeout=120, cmd_verify=False)
+    driver = LinuxDriver(item.target)
+    driver.conn = task.host.get_connection("netmiko", task.nornir.config)  # verify over Nornir's session
+    try:
+        result = verify(driver, item.device, timeout=VERIFY_TIMEOUT)
+    finally:
+        driver.conn = None
+    return Result(host=task.host, result=result.ok, failed=not result.ok, changed=True)
+
+
+def run_baseline(items: list[ProvisionItem]) -> float:
+    ConnectionPluginRegister.auto_register()  # what InitNornir does: nornir_netmiko's "netmiko" plugin
+    hosts = Hosts()
+    for it in items:
+        t = it.target
+        hosts[t.name] = Host(
+            name=t.name, hostname=t.host, username=t.username,
+            password=t.password.get_secret_value() if t.password else None, platform="linux",
+            connection_options={"netmiko": ConnectionOptions(extras={
+                "key_file": t.key_file, "use_keys": bool(t.key_file), "allow_agent": False,
+                "banner_timeout": 30, "conn_timeout": 10})},
+            data={"item": it},
+        )
+    nr = Nornir(inventory=Inventory(hosts=hosts, groups=Groups(), defaults=Defaults()),
+                runner=ThreadedRunner(num_workers=NORNIR_DEFAULT_WORKERS))
+    with tempfile.TemporaryDirectory(prefix="hkl-bench-") as tmp:
+        t0 = time.monotonic()
+        agg = nr.run(task=lambda task: baseline_task(task, task.host.data["item"], Path(tmp)))
+        elapsed = time.monotonic() - t0
+    nr.close_connections()
+    failed = [name for name, res in agg.items() if res.failed]
+    if failed:
+        raise RuntimeError(f"baseline: {len(failed)} CPE(s) failed: {failed[:3]}: {agg[failed[0]][0].exception}")
+    return elapsed
+
+
+# ---------------------------------------------------------------------- main
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--cpes", type=int, default=50)
+    ap.add_argument("--concurrency", type=int, default=50)
+    ap.add_argument("--repeat", type=int, default=1, help="rounds of (ours, baseline), order alternating")
+    ap.add_argument("--solo", type=int, default=2, help="CPEs pushed alone for the floor (one per kind first)")
+    ap.add_argument("--reuse-lab", action="store_true", help="use the running lab if it has these CPEs")
+    args = ap.parse_args(argv)
+    logging.disable(logging.WARNING)
+
+    lab = bring_up(args.cpes, args.reuse_lab)
+    try:
+        return measure(lab, args, argv)
+    finally:
+        if not args.reuse_lab:
+            lab.down()
+
+
+def measure(lab, args: argparse.Namespace, argv: list[str] | None) -> int:
+    items = work_items(lab)
+    backups = pristine(items)
+    state = Path(tempfile.mkdtemp(prefix="hkl-bench-state-"))
+    ours_t, base_t = [], []
+    for rnd in range(args.repeat):
+        order = ("ours", "baseline") if rnd % 2 == 0 else ("baseline", "ours")
+        for side in order:
+            reset(items, backups)
+            if side == "ours":
+                ours_t.append(run_ours(items, args.concurrency, state)[0])
+            else:
+                base_t.append(run_baseline(items))
+            print(f"round {rnd + 1}: {side} {(ours_t if side == 'ours' else base_t)[-1]:.1f} s", file=sys.stderr)
+    kinds_first = list({lab.cpes[i].profile: i for i in reversed(range(len(items)))}.values())
+    sample = (kinds_first + [i for i in range(len(items)) if i not in kinds_first])[: max(1, args.solo)]
+    solos = solo_times(items, backups, sample, state)
+    reset(items, backups)
+
+    ours, base = statistics.median(ours_t), statistics.median(base_t)
+    waves = math.ceil(len(items) / args.concurrency)
+    floor = max(solos) * waves
+    speedup, to_floor = base / ours, ours / floor
+    print(f"CPEs: {len(items)}  concurrency: ours {args.concurrency}, baseline {NORNIR_DEFAULT_WORKERS} "
+          f"(Nornir default)  rounds: {args.repeat}")
+    print(f"ours (push + verify):            {ours:7.1f} s")
+    print(f"baseline (Nornir + netmiko):     {base:7.1f} s")
+    print(f"slowest single CPE alone:        {max(solos):7.1f} s  (sample of {len(solos)}: "
+          + ", ".join(f"{s:.1f}" for s in solos) + ")")
+    print(f"floor = slowest single x {waves} wave(s): {floor:7.1f} s")
+    print(f"speed-up vs baseline: {speedup:.2f}x  (goal >= 3x: {'met' if speedup >= 3 else 'NOT met'})")
+    print(f"ours / floor:         {to_floor:.2f}x  (goal <= 1.5x: {'met' if to_floor <= 1.5 else 'NOT met'})")
+    print("command: python bench/bulk_push.py " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:])))
+    return 0
+
+
+if __name__ == "__main__":
+    # A SIGTERM (e.g. `timeout`) must still take the lab down: turn it into an exception.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    sys.exit(main())
