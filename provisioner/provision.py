@@ -83,7 +83,7 @@ class ProvisionReport(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     job_id: str
-    cpe: str
+    cpe: str  # its management address
     customer_id: str = ""
     platform: str
     status: Status
@@ -428,7 +428,7 @@ class _Transaction:
             failed = next((s for s in self.run_.stages if not s.ok), None)
             self.reason = f"{failed.name}: {failed.detail}" if failed else "failed"
         return ProvisionReport(
-            job_id=self.run_.job_id, cpe=self.run_.target.label, customer_id=customer_id,
+            job_id=self.run_.job_id, cpe=_address(self.run_.target), customer_id=customer_id,
             platform=self.run_.target.platform, status=self.status, dry_run=self.dry_run,
             changes=self.changes, diff=self.diff_text, unmanaged=self.unmanaged,
             verified=self.verified, saved=self.saved, restored=self.restored,
@@ -438,6 +438,10 @@ class _Transaction:
             stages=self.run_.stages, verify=self.verify_result, session_log=session_log,
             started_at=self.run_.started_at, elapsed_ms=round((time.monotonic() - self.run_.t0) * 1000, 3),
         )
+
+
+def _address(target: Target) -> str:
+    return target.host if target.port == 22 else f"{target.host}:{target.port}"
 
 
 # ---------------------------------------------------------------------- many CPEs

@@ -200,21 +200,20 @@ def demo(
     verify_timeout: VerifyTimeoutOpt = 45.0,
 ) -> None:
     """The main job end to end on the lab: lab up, lines activated, rendered, pushed, verified, reported."""
-    from lab import Lab
+    from lab import Lab, LabError
+    from lab.lab import machine_lock
 
     profiles = ",".join(p for _, p in DEMO_LINES)
     err.print(f"lab up ({profiles}) ...")
-    lab = Lab.up(profile=profiles)
     try:
-        records = []
-        for (name, _), cpe in zip(DEMO_LINES, lab.cpes, strict=True):
-            data = yaml.safe_load((EXAMPLES_LAB / name).read_text(encoding="utf-8"))
-            records.append(service.read_line(service.fill_from_lab(data, cpe)))
-        reports = _run(records, platform=None, dry_run=False, lab=lab, concurrency=len(records),
-                       options=_options(verify_timeout), progress=True)
-        for r in reports:
-            print_report(r, show_diff=False)
-        out.print(report_table(reports, "demo: per-line report"))
+        lab = Lab.up(profile=profiles)
+    except LabError as exc:
+        err.print(f"[red]error:[/red] the lab did not come up: {exc}", markup=True)
+        raise typer.Exit(EXIT_FAILED) from None
+    try:
+        # a shared lease on the lab while we use it: another session's `up` waits instead of replacing it
+        with machine_lock(shared=True):
+            reports = _demo_push(lab, verify_timeout)
     finally:
         if down:
             lab.down()
@@ -222,6 +221,20 @@ def demo(
             err.print("the lab stays up: `provisioner lab status`, `provisioner lab down`")
     if not all(r.verified for r in reports):
         raise typer.Exit(EXIT_FAILED)
+
+
+def _demo_push(lab: Any, verify_timeout: float) -> list[ProvisionReport]:
+    """Activate the example lab lines on the lab's CPEs: fill in the lab's values, render, push, verify."""
+    records = []
+    for (name, _), cpe in zip(DEMO_LINES, lab.cpes, strict=True):
+        data = yaml.safe_load((EXAMPLES_LAB / name).read_text(encoding="utf-8"))
+        records.append(service.read_line(service.fill_from_lab(data, cpe)))
+    reports = _run(records, platform=None, dry_run=False, lab=lab, concurrency=len(records),
+                   options=_options(verify_timeout), progress=True)
+    for r in reports:
+        print_report(r, show_diff=False)
+    out.print(report_table(reports, "demo: per-line report"))
+    return reports
 
 
 def register(app: typer.Typer) -> None:

@@ -200,6 +200,7 @@ def verify(
         if len(done) == len(todo) or time.monotonic() >= deadline:
             break
         time.sleep(min(interval, max(0.0, deadline - time.monotonic())))
+        interval = min(interval * 1.5, 2.0)  # PPPoE/PD come up in seconds; later polls only cost CPU
     for name, check in todo:
         if name not in done:
             outcome = _last(check, device, driver)

@@ -56,6 +56,7 @@ BACKUP_DIR = "/etc/hikari/backup"
 SYSLOG = "/var/log/syslog"
 RC_MARK = "hikari-rc="
 _UNIT_MARK = "hikari-unit "
+RELOAD_SCRIPT = "/run/hikari-reload.sh"
 _SEP = "--hikari-section--"
 LONG_COMMAND = 400
 
@@ -78,11 +79,19 @@ class Unit:
 
 
 def _wait_gone(pattern: str, tenths: int = 50) -> str:
-    """Shell: wait (bounded) until no process matches `pattern` (pgrep -f)."""
+    """Shell: wait (bounded) until no process matches `pattern` (pgrep -f). Anchor patterns at the start
+    (^name): unanchored, they also match the shell running this very line."""
     return (
         f"i=0; while pgrep -f {shlex.quote(pattern)} >/dev/null && [ $i -lt {tenths} ]; "
         f"do sleep 0.1; i=$((i+1)); done"
     )
+
+
+def _stop(pattern: str, term: str, tenths: int = 50) -> str:
+    """Shell: ask a daemon to stop (`term`), wait (bounded), then make sure (SIGKILL). Bounded on purpose:
+    `dhcpcd -x` itself waits up to ~45 s for a busy daemon."""
+    q = shlex.quote(pattern)
+    return f"{term}; {_wait_gone(pattern, tenths)}; pkill -KILL -f {q} 2>/dev/null; true"
 
 
 def _pppd_reload(present: list[str]) -> str:
@@ -91,7 +100,8 @@ def _pppd_reload(present: list[str]) -> str:
     steps = []
     for peer in peers:
         q = shlex.quote(peer)
-        steps += [f"poff {q} >/dev/null 2>&1", _wait_gone(f"pppd call {peer}$"), f"pon {q}"]
+        # pppd ends with LCP Terminate (PADT follows): up to ~10 s when the BAS is slow to ack
+        steps += [_stop(f"^(/usr/sbin/)?pppd call {peer}$", f"poff {q} >/dev/null 2>&1", tenths=120), f"pon {q}"]
     return "; ".join(steps) or _PPPD_STOP
 
 
@@ -122,10 +132,11 @@ def _hostapd_reload(present: list[str]) -> str:
 
 # Prints hostapd's own complaint when it rejects the file (before it ever needs a radio).
 HOSTAPD_GATE = "timeout 5 hostapd -dd {conf} 2>&1 | grep -E '^Line [0-9]+:|errors? found in configuration'"
-_PPPD_STOP = f"poff -a >/dev/null 2>&1; {_wait_gone('pppd call')}"
+_PPPD_STOP = _stop("^(/usr/sbin/)?pppd call ", "poff -a >/dev/null 2>&1", tenths=120)
+_DHCPCD_STOP = _stop("^dhcpcd", "pkill -TERM -x dhcpcd")
 _DNSMASQ_STOP = (
     "[ -s /run/hikari-dnsmasq.pid ] && kill $(cat /run/hikari-dnsmasq.pid) 2>/dev/null; "
-    + _wait_gone("dnsmasq -C /etc/dnsmasq.d/")
+    + _wait_gone("^dnsmasq -C /etc/dnsmasq.d/")
 )
 # The tunnel needs the delegated prefix on the LAN first: retry in the background, bounded (20 s).
 _TUNNEL_START = (
@@ -139,12 +150,8 @@ LINUX_UNITS: tuple[Unit, ...] = (
     Unit("nftables", ("/etc/nftables.conf",), lambda p: "nft -f /etc/nftables.conf", "nft flush ruleset",
          serial=True),
     Unit("dnsmasq", ("/etc/dnsmasq.d/",), _dnsmasq_reload, _DNSMASQ_STOP),
-    Unit(
-        "dhcpcd",
-        ("/etc/dhcpcd.conf",),
-        lambda p: f"dhcpcd -x >/dev/null 2>&1; {_wait_gone('^dhcpcd')}; dhcpcd -b -q </dev/null >/dev/null",
-        f"dhcpcd -x >/dev/null 2>&1; {_wait_gone('^dhcpcd')}",
-    ),
+    Unit("dhcpcd", ("/etc/dhcpcd.conf",), lambda p: f"{_DHCPCD_STOP}; dhcpcd -b -q </dev/null >/dev/null",
+         _DHCPCD_STOP),
     Unit("pppd", ("/etc/ppp/peers/", "/etc/ppp/chap-secrets", "/etc/ppp/pap-secrets"), _pppd_reload, _PPPD_STOP),
     Unit(
         "tunnel",
@@ -152,7 +159,7 @@ LINUX_UNITS: tuple[Unit, ...] = (
         lambda p: _TUNNEL_START,
         "ip -6 tunnel del dslite0 2>/dev/null; ip -6 tunnel del mape0 2>/dev/null; true",
     ),
-    Unit("hostapd", ("/etc/hostapd/",), _hostapd_reload, "pkill -f 'hostapd -B -P /run/hikari-hostapd' ; true"),
+    Unit("hostapd", ("/etc/hostapd/",), _hostapd_reload, "pkill -f '^hostapd -B -P /run/hikari-hostapd' ; true"),
     Unit(
         "snmpd",
         ("/etc/snmp/snmpd.conf.d/",),
@@ -195,6 +202,7 @@ class LinuxDriver(CpeDriver):
         self._log_mark: int | None = None
         self._state: dict[str, Any] | None = None
         self._nft_inet: bool | None = None
+        self._hostapd_passed: dict[str, str] = {}  # conf -> content hostapd accepted in this session
 
     def mask_file_text(self, name: str, text: str) -> str:
         """pppd's *-secrets files hold the password as the third word of every line, with no keyword."""
@@ -271,7 +279,7 @@ class LinuxDriver(CpeDriver):
                     out[path] = None
         return out
 
-    def write_file(self, path: str, content: str) -> None:
+    def write_file(self, path: str, content: str, *, log: bool = True) -> None:
         """Atomic: a temp file in the same directory, its mode set, then renamed over the target."""
         sftp = self.sftp()
         directory = posixpath.dirname(path)
@@ -292,7 +300,8 @@ class LinuxDriver(CpeDriver):
                     raise
                 _quiet(lambda: sftp.remove(tmp))
                 raise CommandRejected(f"{self.target.label}: cannot write {path} ({exc})") from None
-        note(self.session_log, f"wrote {path} ({len(data)} bytes, mode {mode:o})", self.secrets)
+        if log:
+            note(self.session_log, f"wrote {path} ({len(data)} bytes, mode {mode:o})", self.secrets)
 
     def remove_file(self, path: str) -> None:
         with self._transport_guard(f"remove {path}"):
@@ -387,11 +396,12 @@ class LinuxDriver(CpeDriver):
             self._reload_units(parallel)
 
     def _reload_units(self, units: list[tuple[Unit, str]]) -> None:
-        """One round trip. No job control (`set +m`): a background job of an interactive shell that touches
-        the terminal is stopped by SIGTTOU and its `wait` never returns. A watchdog ends what overruns."""
+        """One round trip, in a non-interactive `sh`: in the login shell a background job that touches the
+        terminal is stopped by SIGTTOU (job control) and its `wait` never returns. A watchdog ends what
+        overruns the apply timeout."""
         t0 = time.monotonic()
         limit = max(5, int(self.timeouts.apply) - 10)
-        script = ["set +m"]
+        script = []
         for i, (unit, command) in enumerate(units):
             script.append(f"( {command} ) </dev/null >/run/hikari-reload.{unit.name} 2>&1 & p{i}=$!")
         pids = " ".join(f"$p{i}" for i in range(len(units)))
@@ -399,8 +409,11 @@ class LinuxDriver(CpeDriver):
         for i, (unit, _) in enumerate(units):
             script.append(f"wait $p{i}; r=$?; echo {_UNIT_MARK}{unit.name} $r; "
                           f"[ $r = 0 ] || tail -n 5 /run/hikari-reload.{unit.name}")
-        script.append("pkill -P $w 2>/dev/null; kill $w 2>/dev/null")
-        out = self.run("; ".join(script) + "; true")
+        script.append("pkill -P $w 2>/dev/null; kill $w 2>/dev/null; true")
+        # The script goes as a file: in `sh -c '<script>'` its own text would match the pgrep patterns.
+        self.write_file(RELOAD_SCRIPT, "\n".join(script) + "\n", log=False)
+        note(self.session_log, "reload script:\n" + "\n".join(script), self.secrets)
+        out = self.run(f"sh {RELOAD_SCRIPT}")
         statuses = dict(re.findall(rf"^{_UNIT_MARK}(\S+) (\d+)$", out, re.M))
         for unit, _ in units:
             if statuses.get(unit.name) != "0":
@@ -413,6 +426,9 @@ class LinuxDriver(CpeDriver):
                 )
         names = ", ".join(u.name for u, _ in units)
         note(self.session_log, f"reloaded {names} in {time.monotonic() - t0:.2f} s", self.secrets)
+        if any(u.name == "hostapd" for u, _ in units):
+            confs = [p for p in self.managed_paths() if p.startswith("/etc/hostapd/")]
+            self._hostapd_passed.update({p: c for p, c in self.read_files(confs).items() if c is not None})
 
     def _kernel_has_nft_inet(self) -> bool:
         if self._nft_inet is None:
@@ -526,10 +542,13 @@ class LinuxDriver(CpeDriver):
         if not confs:
             return WifiStatus(configured=False, accepted=False, detail="no Wi-Fi configuration")
         complaints, ssids = [], []
+        texts = self.read_files(confs)
         for conf in confs:
-            gate = self.send(HOSTAPD_GATE.format(conf=shlex.quote(conf)), check=False, read_timeout=15)
-            complaints += [f"{posixpath.basename(conf)}: {line.strip()}" for line in gate.splitlines() if line.strip()]
-            text = self.read_files([conf])[conf] or ""
+            text = texts[conf] or ""
+            if self._hostapd_passed.get(conf) != text:  # not already gated by this session's reload
+                gate = self.send(HOSTAPD_GATE.format(conf=shlex.quote(conf)), check=False, read_timeout=15)
+                complaints += [f"{posixpath.basename(conf)}: {line.strip()}"
+                               for line in gate.splitlines() if line.strip()]
             ssids += [m.group(1) for m in re.finditer(r"^ssid2?=(.*)$", text, re.M)]
         return WifiStatus(
             configured=True,

@@ -40,7 +40,11 @@ class SshdCpe:
 
     @property
     def host_if(self) -> str:
-        return f"hkld{self.slot}h"
+        return f"hkld{os.getpid() % 100000}h"  # per test process: two runs at once do not collide
+
+    @property
+    def peer_if(self) -> str:
+        return f"hkld{os.getpid() % 100000}c"
 
     @property
     def addr(self) -> str:
@@ -76,12 +80,12 @@ class SshdCpe:
             f"Subsystem sftp {SFTP_SERVER}\n"
         )
         _run("ip", "netns", "add", self.netns)
-        _run("ip", "link", "add", self.host_if, "type", "veth", "peer", "name", f"hkld{self.slot}c")
-        _run("ip", "link", "set", f"hkld{self.slot}c", "netns", self.netns)
+        _run("ip", "link", "add", self.host_if, "type", "veth", "peer", "name", self.peer_if)
+        _run("ip", "link", "set", self.peer_if, "netns", self.netns)
         _run("ip", "addr", "add", f"{self.host_addr}/30", "dev", self.host_if)
         _run("ip", "link", "set", self.host_if, "up")
-        _run("ip", "-n", self.netns, "addr", "add", f"{self.addr}/30", "dev", f"hkld{self.slot}c")
-        _run("ip", "-n", self.netns, "link", "set", f"hkld{self.slot}c", "up")
+        _run("ip", "-n", self.netns, "addr", "add", f"{self.addr}/30", "dev", self.peer_if)
+        _run("ip", "-n", self.netns, "link", "set", self.peer_if, "up")
         _run("ip", "-n", self.netns, "link", "set", "lo", "up")
         Path("/run/sshd").mkdir(exist_ok=True)
         script = (

@@ -59,7 +59,7 @@ def diagnose(lab, record):
     return service.diagnose_line(record, resolver=service.LabCredentials(lab))
 
 
-def until(lab, record, want, timeout: float = 45.0):
+def until(lab, record, want, timeout: float = 90.0):
     """Diagnose repeatedly until `want(diagnosis)` holds (pppd and dhcpcd react in seconds, not at once)."""
     deadline = time.monotonic() + timeout
     while True:
