@@ -41,7 +41,7 @@ from nornir.plugins.runners import ThreadedRunner
 from nornir_netmiko.tasks import netmiko_file_transfer, netmiko_send_command
 
 from provisioner import service
-from provisioner.drivers import Backup, get_driver
+from provisioner.drivers import Backup, Timeouts, get_driver
 from provisioner.drivers.linux import (
     LINUX_UNITS,
     MANAGED_LIST,
@@ -57,7 +57,9 @@ ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples" / "lab"
 KINDS = {"next-denwa-router": "next-pppoe-linux.yaml", "cross": "cross-dslite-linux.yaml"}
 NORNIR_DEFAULT_WORKERS = 20  # nornir.plugins.runners.ThreadedRunner(num_workers=20)
-VERIFY_TIMEOUT = 90.0
+# 50 UML guests share the machine's cores: under that load a daemon's start takes minutes, not seconds.
+VERIFY_TIMEOUT = 300.0
+TIMEOUTS = Timeouts(connect=60.0, banner=120.0, auth=60.0, command=300.0, apply=900.0)
 
 
 # ---------------------------------------------------------------------- the lab and the work
@@ -95,7 +97,7 @@ def work_items(lab) -> list[ProvisionItem]:
 def pristine(items: list[ProvisionItem]) -> list[Backup]:
     """Each CPE's files as the lab made them (everything either side may write), to reset to."""
     def read(it: ProvisionItem) -> Backup:
-        with get_driver("linux")(it.target) as d:
+        with get_driver("linux")(it.target, timeouts=TIMEOUTS) as d:
             return Backup(snapshot=d.get_running_config(it.rendered))
     with ThreadPoolExecutor(16) as pool:
         return list(pool.map(read, items))
@@ -104,7 +106,7 @@ def pristine(items: list[ProvisionItem]) -> list[Backup]:
 def reset(items: list[ProvisionItem], backups: list[Backup], only: list[int] | None = None) -> None:
     """Put the pristine files back and stop what they no longer start (pppd, dhcpcd, dnsmasq ...)."""
     def one(i: int) -> None:
-        with get_driver("linux")(items[i].target) as d:
+        with get_driver("linux")(items[i].target, timeouts=TIMEOUTS) as d:
             d.restore(backups[i])
             if not d.snapshot_like(backups[i].snapshot).same_as(backups[i].snapshot):
                 raise RuntimeError(f"{items[i].target.label} did not reset")
@@ -117,7 +119,7 @@ def reset(items: list[ProvisionItem], backups: list[Backup], only: list[int] | N
 
 # ---------------------------------------------------------------------- ours
 def run_ours(items: list[ProvisionItem], concurrency: int, state: Path) -> tuple[float, list]:
-    opts = ProvisionOptions(state_dir=state, verify_timeout=VERIFY_TIMEOUT)
+    opts = ProvisionOptions(state_dir=state, verify_timeout=VERIFY_TIMEOUT, timeouts=TIMEOUTS)
     t0 = time.monotonic()
     reports = provision_many(items, concurrency=concurrency, options=opts)
     elapsed = time.monotonic() - t0
@@ -133,8 +135,8 @@ def solo_times(items, backups, sample: list[int], state: Path) -> list[float]:
         reset(items, backups, only=[i])
         it = items[i]
         t0 = time.monotonic()
-        r = provision(it.target, it.rendered, it.device, options=ProvisionOptions(state_dir=state,
-                      verify_timeout=VERIFY_TIMEOUT), secrets=it.secrets)
+        r = provision(it.target, it.rendered, it.device, options=ProvisionOptions(
+            state_dir=state, verify_timeout=VERIFY_TIMEOUT, timeouts=TIMEOUTS), secrets=it.secrets)
         out.append(time.monotonic() - t0)
         if not r.verified:
             raise RuntimeError(f"solo {it.target.label}: {r.status} {r.reason}")
@@ -167,8 +169,8 @@ def baseline_task(task: Task, item: ProvisionItem, tmp: Path) -> Result:
     validate_nft_locally(files["/etc/nftables.conf"], JobSecrets())
     for command in reload_commands(files):
         # cmd_verify=False: what netmiko advises when a long line is wrapped by the shell
-        task.run(netmiko_send_command, command_string=command, read_timeout=120, cmd_verify=False)
-    driver = LinuxDriver(item.target)
+        task.run(netmiko_send_command, command_string=command, read_timeout=TIMEOUTS.apply, cmd_verify=False)
+    driver = LinuxDriver(item.target, timeouts=TIMEOUTS)
     driver.conn = task.host.get_connection("netmiko", task.nornir.config)  # verify over Nornir's session
     try:
         result = verify(driver, item.device, timeout=VERIFY_TIMEOUT)
@@ -187,7 +189,8 @@ def run_baseline(items: list[ProvisionItem]) -> float:
             password=t.password.get_secret_value() if t.password else None, platform="linux",
             connection_options={"netmiko": ConnectionOptions(extras={
                 "key_file": t.key_file, "use_keys": bool(t.key_file), "allow_agent": False,
-                "banner_timeout": 30, "conn_timeout": 10})},
+                "banner_timeout": TIMEOUTS.banner, "conn_timeout": TIMEOUTS.connect,
+                "auth_timeout": TIMEOUTS.auth})},
             data={"item": it},
         )
     nr = Nornir(inventory=Inventory(hosts=hosts, groups=Groups(), defaults=Defaults()),

@@ -107,8 +107,10 @@ def lab_factory() -> Iterator[LabFactory]:
     factory.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def lab(lab_factory):
+    """The default lab, asked of the factory for every test: another module may have replaced it with a lab of
+    its own spec (or none) since, and a Lab object kept from before would point at namespaces that are gone."""
     return lab_factory(**DEFAULT_SPEC)
 
 

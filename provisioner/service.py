@@ -4,13 +4,26 @@ line record → intent → config → push → verify → report."""
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass as _dataclass
 from pathlib import Path
 from typing import Any
+from typing import Protocol as _Protocol
+
+from pydantic import SecretStr as _SecretStr
 
 from provisioner.catalog import get_catalog
+from provisioner.drivers import Target as _Target
 from provisioner.intent import Intent, build_intent
+from provisioner.provision import (
+    ProvisionItem,
+    ProvisionOptions,
+    ProvisionReport,
+    provision,
+    provision_many,
+)
 from provisioner.record import LineRecord, load_line, parse_line
 from provisioner.render import RenderedConfig, get_platform, render
+from provisioner.sessionlog import JobSecrets as _JobSecrets
 
 HGW_PLATFORM = "ntt-hgw"
 
@@ -48,22 +61,6 @@ def render_line(
 
 
 # ---- provisioning: push a line's config to its CPE (provisioner.provision) ---------------------------------
-# Appended by the drivers/provisioning owner; the functions above are unchanged.
-
-from dataclasses import dataclass as _dataclass  # noqa: E402
-from typing import Protocol as _Protocol  # noqa: E402
-
-from pydantic import SecretStr as _SecretStr  # noqa: E402
-
-from provisioner.drivers import Target as _Target  # noqa: E402
-from provisioner.provision import (  # noqa: E402
-    ProvisionItem,
-    ProvisionOptions,
-    ProvisionReport,
-    provision,
-    provision_many,
-)
-from provisioner.sessionlog import JobSecrets as _JobSecrets  # noqa: E402
 
 
 class ProvisionError(ValueError):
@@ -165,20 +162,13 @@ def prepare_push(
     name = pushable_platform(intent, platform)
     plat = get_platform(name)
     device = intent.device(plat.default_role)
-    mgmt = record.management
     if target is None:
-        if mgmt is None:
-            raise ProvisionError(f"line {record.customer_id} has no management section (address, credential_ref)")
         resolver = resolver or StoreCredentials()
-        login = resolver.login(mgmt.credential_ref, str(mgmt.address))
-        target = _Target(
-            host=str(mgmt.address), port=mgmt.port, platform=name, username=login.username,
-            password=login.password, secret=login.secret, key_file=login.key_file, name=record.customer_id,
-        )
+        target = _management_target(record, name, resolver)
     elif target.platform != name:
         raise ProvisionError(f"target is a {target.platform} CPE but the push is for {name}")
     credentials: dict[str, _SecretStr] = {}
-    rendered = _render_resolving(intent, plat, credentials, resolver or StoreCredentials(), target.host)
+    rendered = _render_resolving(intent, plat, credentials, resolver, target.host)
     return ProvisionItem(target=target, rendered=rendered, device=device,
                          secrets=_JobSecrets(credentials.values()))
 
@@ -186,9 +176,10 @@ def prepare_push(
 _MISSING_CREDENTIAL = __import__("re").compile(r"credential '([^']+)' \(")
 
 
-def _render_resolving(intent: Intent, plat, credentials: dict, resolver: CredentialResolver, host: str):
+def _render_resolving(intent: Intent, plat, credentials: dict, resolver: CredentialResolver | None, host: str):
     """Render in clear, resolving each credential the renderer names by reference as it asks for it
-    (SNMP communities, SNMPv3 keys). The renderer has no list of what it will ask for, so ask and retry."""
+    (SNMP communities, SNMPv3 keys). The renderer has no list of what it will ask for, so ask and retry;
+    the credential store is opened only when a reference needs it."""
     from provisioner.render import RenderError
 
     for _ in range(8):
@@ -198,6 +189,7 @@ def _render_resolving(intent: Intent, plat, credentials: dict, resolver: Credent
             m = _MISSING_CREDENTIAL.search(str(exc))
             if not m or m.group(1) in credentials:
                 raise
+            resolver = resolver or StoreCredentials()
             value = resolver.render_secret(m.group(1), host)
             if value is None:
                 raise ProvisionError(f"no credential {m.group(1)!r} for this line's configuration") from None
@@ -273,17 +265,13 @@ def diagnose_line(
     mgmt = record.management
     if intent.router is not None and mgmt is not None:
         resolver = resolver or StoreCredentials()
-        host = str(mgmt.address)
         try:
-            login = resolver.login(mgmt.credential_ref, host)
-            target = _Target(host=host, port=mgmt.port, platform=intent.router.platform, username=login.username,
-                             password=login.password, secret=login.secret, key_file=login.key_file,
-                             name=record.customer_id)
+            target = _management_target(record, intent.router.platform, resolver)
         except ProvisionError:
             target = None
         if snmp:
             # The NOC's read community, even when the record renders no SNMP config of its own.
-            community = resolver.render_secret(mgmt.snmp_community_ref or "snmp-community", host)
+            community = resolver.render_secret(mgmt.snmp_community_ref or "snmp-community", str(mgmt.address))
             access = SnmpAccess(community=community) if community else None
     probe = None
     if probe_iface and device.pppoe:
@@ -293,3 +281,30 @@ def diagnose_line(
         password = probe_password or session.password.get_secret_value()
         probe = probe_pppoe(probe_iface, user=session.username, password=password)
     return diagnose(record, device, target=target, snmp=access, probe=probe)
+
+
+def _management_target(record: LineRecord, platform: str, resolver: CredentialResolver) -> _Target:
+    """The rental router's management session, with the login its credential reference names."""
+    mgmt = record.management
+    if mgmt is None:
+        raise ProvisionError(f"line {record.customer_id} has no management section (address, credential_ref)")
+    host = str(mgmt.address)
+    login = resolver.login(mgmt.credential_ref, host)
+    return _Target(host=host, port=mgmt.port, platform=platform, username=login.username,
+                   password=login.password, secret=login.secret, key_file=login.key_file,
+                   name=record.customer_id)
+
+
+def cpe_status(record: LineRecord, *, role: str = "router", resolver: CredentialResolver | None = None):
+    """The line's CPE as its own CLI reports it now (checks.cpe_status.CpeStatus). Only the rental router
+    has a management session; the home gateway (NTT's) is read through the router's view or not at all."""
+    from provisioner.checks.cpe_status import read_cpe_status
+
+    intent = line_intent(record)
+    if role != "router" or intent.router is None:
+        raise ProvisionError(f"line {record.customer_id}: only the rental router is managed; no live status "
+                             f"for its {role}")
+    device = intent.router
+    target = _management_target(record, device.platform, resolver or StoreCredentials())
+    return read_cpe_status(target, pppoe_sessions=len(device.pppoe), tunnel=device.tunnel is not None,
+                           wifi=bool(device.wifi))

@@ -12,8 +12,17 @@ from pydantic import AfterValidator, SecretStr
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u0085]")
 
 
+_CONTROL_BUT_NEWLINE = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\u0085]")
+
+
 def find_control_chars(value: str) -> list[str]:
+    if _CONTROL.search(value) is None:  # the common case, without building a set
+        return []
     return sorted({f"U+{ord(c):04X}" for c in _CONTROL.findall(value)})
+
+
+def has_control_chars_besides_newlines(text: str) -> bool:
+    return _CONTROL_BUT_NEWLINE.search(text) is not None
 
 
 def _reject_controls(value: str) -> str:

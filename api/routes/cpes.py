@@ -42,6 +42,10 @@ def cpe_status(cpe_id: CpeId, svc: ServicesDep, caller: OpsCaller) -> dict[str, 
         cpe = get_cpe(s, cpe_id)
         record = line_record(get_line(s, cpe.line_id), svc.box)
     store = CredentialStore(svc.db, svc.box)
-    live = bridge.call(status_fn, record, role=cpe.role, resolver=bridge.credential_resolver(store),
-                       credentials=store)
+    try:
+        live = bridge.call(status_fn, record, role=cpe.role, resolver=bridge.credential_resolver(store),
+                           credentials=store)
+    except ValueError as exc:  # service.ProvisionError: no management session, no credential for it
+        raise HTTPException(status.HTTP_409_CONFLICT, {"error": "no-live-status", "message": str(exc)}) \
+            from None
     return {"cpe": cpe_out(cpe).model_dump(mode="json"), "status": bridge.to_data(live)}

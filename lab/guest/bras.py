@@ -17,6 +17,7 @@ import json
 import shutil
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+from secrets import token_urlsafe
 from typing import Any
 
 from lab.guest.boot import (
@@ -76,6 +77,10 @@ def write_accounts(guest_dir: Path, accounts: Iterable[Any]) -> None:
     limits = "".join(f"{a['user']} {a['max_sessions']} {a['ip'] or '-'}\n" for a in accs)
     write_file(ppp / "hkl-accounts", "# user max_sessions first-fixed-address\n" + limits, 0o600)
     secrets = "".join(f"{_quote(a['user'])} * {_quote(a['password'])} *\n" for a in accs)
+    # pppd started with `auth` and no secret at all exits before LCP ("Modem hangup" at the client); a real
+    # BAS answers an unknown or disabled user with an authentication failure. A sentinel that no client
+    # knows the password of keeps the files non-empty when every account is disabled.
+    secrets += f'"hkl-sentinel@invalid" * {_quote(token_urlsafe(24))} *\n'
     header = "# client server secret addresses (lab BRAS accounts; written by lab/guest/bras.py)\n"
     for name in ("chap-secrets", "pap-secrets"):
         write_file(ppp / name, header + secrets, 0o600)

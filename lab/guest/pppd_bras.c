@@ -10,7 +10,9 @@
  * - fixed address: the account's first concurrent session gets that address, the next one address+1,
  *   and so on (a block of max_sessions addresses) instead of one from pppoe-server's pool.
  * Live sessions are files /run/hkl-bras/<pppd pid> holding "<user> <address or ->"; a file whose pppd
- * is gone does not count, so nothing needs cleaning after a crash.
+ * is gone does not count, so nothing needs cleaning after a crash. The file goes when the link goes down
+ * (a RADIUS Accounting-Stop), not when pppd exits: pppd lingers for its ip-down scripts, and a client
+ * that redials at once must not find its own ended session still counted against its limit.
  */
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -33,6 +35,7 @@ char pppd_version[] = PPPD_VERSION; /* pppd refuses a plugin built for another v
 struct notifier;
 extern char peer_authname[];
 extern struct notifier *auth_up_notifier;
+extern struct notifier *link_down_notifier;
 extern void (*ip_choose_hook)(uint32_t *);
 void add_notifier(struct notifier **, void (*)(void *, int), void *);
 void timeout(void (*)(void *), void *, int, int);
@@ -218,8 +221,22 @@ static void choose_ip(uint32_t *hisaddr)
 		close(lock);
 }
 
+static void on_link_down(void *arg, int unused)
+{
+	char path[64];
+	int lock = lock_sessions();
+
+	(void)arg;
+	(void)unused;
+	snprintf(path, sizeof(path), SESSIONS "/%d", (int)getpid());
+	unlink(path);
+	if (lock >= 0)
+		close(lock);
+}
+
 void plugin_init(void)
 {
 	add_notifier(&auth_up_notifier, on_auth_up, NULL);
+	add_notifier(&link_down_notifier, on_link_down, NULL);
 	ip_choose_hook = choose_ip;
 }

@@ -80,6 +80,10 @@ def _mgmt_addr(k: int) -> ipaddress.IPv4Interface:
     return ipaddress.IPv4Interface(f"{MGMT_NET.network_address + 200 + k}/{MGMT_NET.prefixlen}")
 
 
+def _mgmt_mac(k: int) -> str:
+    return f"02:4b:4c:05:{k:02x}:02"
+
+
 def _wan_mac(k: int) -> str:
     return f"02:4b:4c:05:{k:02x}:01"   # locally administered, "KL", role 5 = simulator
 
@@ -125,7 +129,9 @@ def _plumb(k: int, bridge: str) -> None:
     net.sysctl(ns, {"net.ipv6.conf.default.accept_ra": 0, "net.ipv6.conf.default.autoconf": 0,
                     "net.ipv6.conf.all.accept_ra": 0, "net.ipv6.conf.default.accept_dad": 0})
     net.ip_batch([
-        f"link add {names['mgmt_port']} type veth peer name {MGMT_IF} netns {ns}",
+        # A fixed MAC: the next simulator on this address is reachable at once, not after the host's
+        # neighbour entry for the last one has gone stale and failed (seconds of lost SYNs).
+        f"link add {names['mgmt_port']} type veth peer name {MGMT_IF} address {_mgmt_mac(k)} netns {ns}",
         f"link set {names['mgmt_port']} master {MGMT_BRIDGE} up",
         f"link add {names['wan_port']} type veth peer name {WAN_IF} address {_wan_mac(k)} netns {ns}",
         f"link set {names['wan_port']} master {bridge} up",

@@ -66,5 +66,57 @@ def diagnose_command(
     raise typer.Exit(0 if diagnosis.ok else 1)
 
 
+def print_status(st, console: Console) -> None:
+    if not st.reachable:
+        console.print(f"[red]{st.host}: not reachable ({st.error_reason})[/red] {st.error}")
+        return
+    f = st.facts
+    head = f"{f.hostname} {f.vendor} {f.model} {f.os_version}".strip() if f else st.host
+    uptime = f", up {f.uptime_s / 3600:.1f} h" if f and f.uptime_s is not None else ""
+    console.print(f"[bold]{head}[/bold] ({st.platform} at {st.host}{uptime}; read in {st.elapsed_ms:.0f} ms)")
+    table = Table(show_header=True)
+    for col in ("what", "state", "detail"):
+        table.add_column(col)
+    for s in st.pppoe:
+        table.add_row(f"PPPoE {s.session}", s.state, f"{s.interface or ''} {s.ipv4 or ''} {s.detail}".strip())
+    for a in st.ipv4:
+        table.add_row("IPv4", a.interface, str(a.address))
+    for p in st.ipv6_prefixes:
+        table.add_row(f"IPv6 {p.origin}", p.interface, str(p.prefix))
+    for t in st.tunnels:
+        table.add_row(f"tunnel {t.kind}", t.state, f"{t.name} {t.local or ''} → {t.remote or ''}")
+    if st.wifi is not None:
+        table.add_row("Wi-Fi", "accepted" if st.wifi.accepted else "not accepted",
+                      ", ".join(st.wifi.ssids) or st.wifi.detail)
+    console.print(table)
+    for getter, why in st.errors.items():
+        console.print(f"[yellow]{getter}: no answer[/yellow] ({why})")
+
+
+def status_command(
+    line: Annotated[str, typer.Argument(help="line record file, or the お客様ID of a stored line")],
+    as_json: Annotated[bool, typer.Option("--json", help="machine-readable result")] = False,
+    lab_credentials: Annotated[
+        bool, typer.Option("--lab", help="take the CPE login from the running lab")
+    ] = False,
+) -> None:
+    """The rental router's live status from its own CLI: sessions, addresses, prefixes, tunnels, Wi-Fi."""
+    from provisioner import service
+    from provisioner.record import RecordError
+
+    try:
+        record = service.read_line(Path(line)) if Path(line).exists() else service.stored_line(line)
+        st = service.cpe_status(record, resolver=service.LabCredentials() if lab_credentials else None)
+    except (RecordError, LookupError, service.ProvisionError) as err:
+        Console(stderr=True).print(f"[red]error:[/red] {err}")
+        raise typer.Exit(2) from None
+    if as_json:
+        typer.echo(st.model_dump_json(indent=2))
+    else:
+        print_status(st, Console())
+    raise typer.Exit(0 if st.reachable else 1)
+
+
 def register(app: typer.Typer) -> None:
     app.command("diagnose")(diagnose_command)
+    app.command("status")(status_command)

@@ -247,6 +247,9 @@ class CpeDriver(ABC):
 
     def send(self, command: str, *, read_timeout: float | None = None, check: bool = True, **kw: Any) -> str:
         """One command, its output; CommandRejected when the output matches error_pattern."""
+        if "\n" in command or "\r" in command:
+            # A line break sends two commands and leaves the session waiting for an echo that never comes.
+            raise ValueError(f"a driver command must be one line: {command.split(chr(10))[0][:60]!r}...")
         with self._transport_guard(command.split(" ", 1)[0]):
             out = self.conn.send_command(command, read_timeout=read_timeout or self.timeouts.command, **kw)
         if check:

@@ -123,15 +123,26 @@ def _hostapd_reload(present: list[str]) -> str:
         steps.append(
             f"(if ip link show {iface} >/dev/null 2>&1; then "
             f"[ -s {pid} ] && kill $(cat {pid}) 2>/dev/null; hostapd -B -P {pid} {q} >/dev/null; "
-            f"else ! ({HOSTAPD_GATE.format(conf=q)}); fi) & h{i}=$!"
+            f"else {hostapd_gate(q)}; fi) & h{i}=$!"
         )
     # one radio per file, all at once (hostapd takes ~2 s to start on a small CPU)
     waits = " && ".join(f"wait $h{i}" for i in range(len(present)))
     return "; ".join([*steps, waits]) if steps else "true"
 
 
-# Prints hostapd's own complaint when it rejects the file (before it ever needs a radio).
-HOSTAPD_GATE = "timeout 5 hostapd -dd {conf} 2>&1 | grep -E '^Line [0-9]+:|errors? found in configuration'"
+_HOSTAPD_COMPLAINT = re.compile(r"^Line \d+:|errors? found in configuration|did not finish reading")
+
+
+def hostapd_gate(conf: str) -> str:
+    """Shell: hostapd reads the file (no radio needed for that); exit 0 only when it read it all and went on
+    to the driver, else print its complaint and fail. Silence is no proof: under load `timeout` may end
+    hostapd before it read the file. -k: without a radio hostapd can block and ignore SIGTERM."""
+    return (
+        f"o=$(timeout -k 1 20 hostapd -dd {conf} 2>&1); "
+        "if printf '%s\\n' \"$o\" | grep -E '^Line [0-9]+:|errors? found in configuration'; then false; "
+        "elif printf '%s\\n' \"$o\" | grep -qE '^nl80211:|Failed to initialize driver'; then true; "
+        "else echo 'hostapd did not finish reading the configuration'; false; fi"
+    )
 _PPPD_STOP = _stop("^(/usr/sbin/)?pppd call ", "poff -a >/dev/null 2>&1", tenths=120)
 _DHCPCD_STOP = _stop("^dhcpcd", "pkill -TERM -x dhcpcd")
 _DNSMASQ_STOP = (
@@ -546,9 +557,9 @@ class LinuxDriver(CpeDriver):
         for conf in confs:
             text = texts[conf] or ""
             if self._hostapd_passed.get(conf) != text:  # not already gated by this session's reload
-                gate = self.send(HOSTAPD_GATE.format(conf=shlex.quote(conf)), check=False, read_timeout=15)
-                complaints += [f"{posixpath.basename(conf)}: {line.strip()}"
-                               for line in gate.splitlines() if line.strip()]
+                gate = self.run(hostapd_gate(shlex.quote(conf)), check=False, timeout=60)
+                complaints += [f"{posixpath.basename(conf)}: {line.strip()}" for line in gate.splitlines()
+                               if _HOSTAPD_COMPLAINT.search(line) and "grep" not in line]
             ssids += [m.group(1) for m in re.finditer(r"^ssid2?=(.*)$", text, re.M)]
         return WifiStatus(
             configured=True,

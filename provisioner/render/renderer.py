@@ -15,7 +15,7 @@ from provisioner.intent.models import DeviceIntent, Intent
 from provisioner.render.errors import UnsafeValue
 from provisioner.render.platform import Platform, get_platform
 from provisioner.render.secretview import SecretView
-from provisioner.textsafety import find_control_chars
+from provisioner.textsafety import find_control_chars, has_control_chars_besides_newlines
 
 # device_templates/ sits next to the package in the repo (editable install); HIKARI_TEMPLATE_DIR overrides.
 _REPO_TEMPLATES = Path(__file__).resolve().parents[2] / "device_templates"
@@ -68,6 +68,8 @@ def _environment(platform_name: str) -> jinja2.Environment:
 def refuse_control_lines(platform: str, name: str, text: str) -> None:
     """Defence in depth: no rendered line may carry a control character (besides its ending newline).
     The message names the file and line number only: the line may hold a secret."""
+    if not has_control_chars_besides_newlines(text):  # one pass over the text; lines only to name the bad one
+        return
     for number, line in enumerate(text.split("\n"), start=1):
         bad = find_control_chars(line)
         if bad:

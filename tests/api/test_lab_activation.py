@@ -3,6 +3,7 @@ real pppd to the BRAS, real sshd), the job verifies it, and the order system's w
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -38,6 +39,12 @@ def test_activation_through_the_api_verifies_a_lab_cpe(lab_factory, settings):
             job = wait_job(api.client, r.json()["job"]["id"], api.auth(), timeout=300,
                            until=lambda j: j.get("webhook") and j["webhook"]["state"] != "pending")
             cpe_out = api.client.get(f"/v1/cpes/{data['customer_id']}-router", headers=api.auth(Role.noc)).json()
+            live = api.client.get(f"/v1/cpes/{data['customer_id']}-router/status", headers=api.auth(Role.technician))
+            for _ in range(5):  # the NOC's ladder over the CPE's CLI; a fresh session may need a moment
+                diagnosis = api.client.post(f"/v1/lines/{data['customer_id']}/diagnose", headers=api.auth(Role.noc))
+                if diagnosis.status_code != 200 or diagnosis.json()["result"]["ok"]:
+                    break
+                time.sleep(3)
     finally:
         receiver.close()
     assert job["state"] == "succeeded", job["error"]
@@ -48,3 +55,11 @@ def test_activation_through_the_api_verifies_a_lab_cpe(lab_factory, settings):
     assert job["webhook"]["state"] == "delivered"
     assert b'"state": "succeeded"' in receiver.deliveries[-1]["body"]
     assert cpe.isp_password.get_secret_value() not in str(job)
+    # The live status is the CPE's own word: the PPPoE session is up with an address from the lab ISP's pool.
+    assert live.status_code == 200, live.text
+    status = live.json()["status"]
+    assert status["reachable"] and status["facts"]["platform"] == "linux", status
+    session = status["pppoe"][0]
+    assert session["state"] == "up" and session["ipv4"].startswith("203.0.113."), session
+    assert cpe.isp_password.get_secret_value() not in live.text
+    assert diagnosis.status_code == 200 and diagnosis.json()["result"]["ok"], diagnosis.text

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from provisioner.drivers import ConnectError
-from provisioner.drivers.linux import BACKUP_DIR, MANAGED_LIST, LinuxDriver
+from provisioner.drivers import ConnectError, Target
+from provisioner.drivers.linux import BACKUP_DIR, LINUX_UNITS, MANAGED_LIST, LinuxDriver, hostapd_gate
 from provisioner.intent.models import Ipv6
 from provisioner.provision import (
     ProvisionOptions,
@@ -99,9 +99,9 @@ class CutAfterFirstWrite(LinuxDriver):
 
     cpe = None
 
-    def write_file(self, path: str, content: str) -> None:
-        super().write_file(path, content)
-        if not path.startswith(BACKUP_DIR) and not getattr(self, "_cut", False):
+    def write_file(self, path: str, content: str, **kw) -> None:
+        super().write_file(path, content, **kw)
+        if path.startswith("/etc/") and not path.startswith(BACKUP_DIR) and not getattr(self, "_cut", False):
             self._cut = True
             assert self.cpe.cut_sessions() >= 1
 
@@ -213,3 +213,17 @@ def test_a_wifi_config_hostapd_refuses_stops_the_push(sshd_cpe, options):
     assert report.status == "restored" and "hostapd refused" in report.reason
     assert "Line 4" in report.reason and SECRET not in report.model_dump_json()
     assert sshd_cpe.file("/etc/hostapd/hostapd-wlan9.conf") == good.encode()
+
+
+@pytest.mark.parametrize("unit", LINUX_UNITS, ids=[u.name for u in LINUX_UNITS])
+def test_every_reload_and_stop_is_one_shell_line(unit):
+    """A line break would send two commands and leave the session waiting for an echo that never comes."""
+    present = [p if not p.endswith("/") else p + "a.conf" for p in unit.paths]
+    for shell in (unit.reload(present), unit.reload(present[:1]), unit.stop, hostapd_gate("/etc/hostapd/x")):
+        assert "\n" not in shell and "\r" not in shell, shell
+
+
+def test_a_multi_line_command_is_refused_before_it_is_sent():
+    driver = LinuxDriver(Target(host="192.0.2.1", platform="linux", username="u"))
+    with pytest.raises(ValueError, match="one line"):
+        driver.send("echo one\necho two")  # no session is needed: the check comes first

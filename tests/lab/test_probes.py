@@ -23,12 +23,13 @@ PASSWORD_VAR = "HKL_PROBE_PASSWORD"
 PPP_STAGES = ["discovery", "lcp", "auth", "ipcp", "ipv6cp", "teardown"]
 
 
-@pytest.fixture(autouse=True, scope="module")
+@pytest.fixture(autouse=True)
 def _probe_port_put_back(lab):
     """These tests walk the probe port from line to line; leave it where the lab had it."""
     home = lab.probe.line
     yield
-    lab.attach_probe(home)
+    if lab.probe.line != home:
+        lab.attach_probe(home)
 
 
 def line_where(lab, wanted) -> int:

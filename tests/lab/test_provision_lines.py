@@ -138,9 +138,9 @@ class CutSessionAfterFirstWrite(LinuxDriver):
     lab = None
     index = 0
 
-    def write_file(self, path: str, content: str) -> None:
-        super().write_file(path, content)
-        if not path.startswith(BACKUP_DIR) and not getattr(self, "_cut", False):
+    def write_file(self, path: str, content: str, **kw) -> None:
+        super().write_file(path, content, **kw)
+        if path.startswith("/etc/") and not path.startswith(BACKUP_DIR) and not getattr(self, "_cut", False):
             self._cut = True
             self.lab.cpe_exec(self.index, "pkill -KILL -f 'sshd: lab@pts' ; true")
 

@@ -247,3 +247,12 @@ def test_bras_secrets_quote_passwords_and_leave_disabled_accounts_out(tmp_path):
     assert (tmp_path / "etc/ppp/hkl-accounts").read_text().splitlines()[1:] == [
         "a@isp.example 2 203.0.113.40"
     ]
+
+
+def test_with_every_account_disabled_the_bras_still_authenticates_and_refuses(tmp_path):
+    # pppd with `auth` and no secret at all exits before LCP: the client would see a hangup, not a refusal.
+    bras.write_accounts(tmp_path, [{"user": "b@isp.example", "password": "pw", "enabled": False}])
+    for name in ("chap-secrets", "pap-secrets"):
+        entries = [line for line in (tmp_path / "etc/ppp" / name).read_text().splitlines()
+                   if line and not line.startswith("#")]
+        assert len(entries) == 1 and "b@isp.example" not in entries[0] and '"pw"' not in entries[0]

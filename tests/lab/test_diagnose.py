@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from lab.pytest_plugin import ppp_dial, wait_sessions
 from provisioner import service
 from provisioner.provision import ProvisionOptions
 
@@ -127,6 +128,29 @@ def test_pppoe_line_faults(lab2, next_line, kind, cpe, stage, party):
     assert until(lab2, next_line, lambda d: d.ok).ok, "the line did not recover after clear"
 
 
+def test_a_session_held_by_another_device_names_the_customer(lab2, next_line):
+    """The classic 同時接続数超過: a PC on the customer's side dials PPPoE with the same ID and holds the
+    account's sessions, so the router's own pppd authenticates and is then cut by the BAS."""
+    assert until(lab2, next_line, lambda d: d.ok).ok, "the line must start healthy"
+    try:
+        cpe_sh(lab2, NEXT, "poff flets >/dev/null 2>&1; for i in $(seq 50); do pgrep -x pppd >/dev/null || exit 0; "
+               "sleep 0.2; done")
+        assert wait_sessions(lab2, 0) == []
+        code, output = ppp_dial(lab2, NEXT, extra="ifname ppp9", peer="otherpc")  # the customer's PC
+        assert code == 0, output
+        assert len(wait_sessions(lab2, 1)) == 1
+        lab2.fault("session-limit", cpe=NEXT)  # the account's limit drops to the one session the PC holds
+        cpe_sh(lab2, NEXT, "pon flets")
+        d = until(lab2, next_line, lambda d: d.failed is not None and d.failed.stage == "pppoe-auth")
+        assert d.failed is not None and (d.failed.stage, d.failed.party) == ("pppoe-auth", "customer"), d.failed
+        assert "sessions are all in use" in d.failed.summary, d.failed  # not a wrong password: not the ISP's
+    finally:
+        lab2.clear("session-limit", cpe=NEXT)
+        cpe_sh(lab2, NEXT, "poff otherpc >/dev/null 2>&1; sleep 1")
+        redial(lab2, NEXT)
+    assert until(lab2, next_line, lambda d: d.ok).ok, "the line did not recover after the PC hung up"
+
+
 @pytest.mark.parametrize(("kind", "party"), [("sshd-down", "operator"), ("snmpd-down", "operator")])
 def test_management_faults(lab2, next_line, kind, party):
     lab2.fault(kind, cpe=NEXT)
@@ -145,7 +169,9 @@ def test_ipoe_line_faults(lab2, cross_line, kind, cpe, party):
     lab2.fault(kind, cpe=cpe)
     try:
         renew_ipv6(lab2, CROSS)
-        d = until(lab2, cross_line, lambda d: d.failed is not None and d.failed.stage == "ipv6")
+        # Right after a renewal the CPE may have heard nothing yet (which reads as the NGN's silence): wait for
+        # the verdict to settle on what the CPE then sees.
+        d = until(lab2, cross_line, lambda d: d.failed is not None and (d.failed.stage, d.failed.party) == ("ipv6", party))
         assert (d.failed.stage, d.failed.party) == ("ipv6", party), d.failed
     finally:
         lab2.clear(kind, cpe=cpe)
