@@ -10,7 +10,7 @@ as the service keeps it), cold (`poll_many` including the engine's start), and a
 Goal: ours (steady) ≥ 20× the baseline.
 
 Run as root with the lab up (`provisioner lab up`); without a running lab it brings a three-CPE lab up and
-takes it down afterwards.   python bench/snmp_poll.py [--rounds 10] [--v3]
+takes it down afterwards.   python bench/snmp_poll.py [--rounds 10] [--v3] [--cpes 3]
 """
 
 from __future__ import annotations
@@ -86,6 +86,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--v3", action="store_true", help="SNMPv3 authPriv (SHA/AES) instead of v2c")
+    parser.add_argument("--cpes", type=int, default=3,
+                        help="CPEs of the lab the benchmark brings up when none is running (a NOC polls many)")
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
     from lab import Lab, LabNotRunning
@@ -94,7 +96,7 @@ def main() -> None:
     try:
         lab, own = Lab.load(), False
     except LabNotRunning:
-        lab, own = Lab.up(cpes=3, profile="next,next-denwa,cross"), True
+        lab, own = Lab.up(cpes=args.cpes, profile="next"), True
     try:
         cpes = lab.cpes
         if args.v3:
