@@ -4,6 +4,7 @@ line record → intent → config → push → verify → report."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass as _dataclass
 from pathlib import Path
 from typing import Any
@@ -173,7 +174,7 @@ def prepare_push(
                          secrets=_JobSecrets(credentials.values()))
 
 
-_MISSING_CREDENTIAL = __import__("re").compile(r"credential '([^']+)' \(")
+_MISSING_CREDENTIAL = re.compile(r"credential '([^']+)' \(")
 
 
 def _render_resolving(intent: Intent, plat, credentials: dict, resolver: CredentialResolver | None, host: str):

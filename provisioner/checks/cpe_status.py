@@ -4,6 +4,7 @@ delegated and advertised prefixes, tunnels, Wi-Fi. Read-only; one connection; a 
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import time
 from collections.abc import Callable
@@ -56,10 +57,7 @@ def read_cpe_status(
         return CpeStatus(**out, reachable=False, error=str(exc), error_reason=exc.reason, elapsed_ms=_ms(t0))
     try:
         poll = getattr(driver, "status_poll", None)  # drivers that can answer several getters in one read
-        if poll is not None:
-            with poll():
-                _read_all(driver, out, pppoe_sessions, tunnel, wifi)
-        else:
+        with poll() if poll is not None else contextlib.nullcontext():
             _read_all(driver, out, pppoe_sessions, tunnel, wifi)
     finally:
         driver.close()

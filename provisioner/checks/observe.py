@@ -4,6 +4,7 @@ missing; a missing source leaves its observations None ("not observed"), never "
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import re
 import time
@@ -84,7 +85,7 @@ def _from_cli(target: Target, device: DeviceIntent, wan_iface: str) -> dict:
     out: dict = {"cli_ok": True}
     try:
         poll = getattr(driver, "status_poll", None)
-        ctx = poll() if poll else _nullcontext()
+        ctx = poll() if poll else contextlib.nullcontext()
         with ctx:
             if device.pppoe:
                 st = driver.get_pppoe_status(1)
@@ -121,14 +122,6 @@ def _log_lines(driver) -> list[str]:
     if state is None:
         return []
     return list(state().get("log", []))
-
-
-class _nullcontext:
-    def __enter__(self):
-        return None
-
-    def __exit__(self, *exc):
-        return False
 
 
 def _ipv6_from_prefixes(prefixes, device: DeviceIntent, wan_iface: str) -> Ipv6Observation:
