@@ -114,6 +114,23 @@ def lab(lab_factory):
     return lab_factory(**DEFAULT_SPEC)
 
 
+@pytest.fixture
+def sims(lab):
+    """start(index, vendor, line) -> SimInfo; every simulator started is stopped (WAN torn down) afterwards."""
+    from lab.sim.node import start_sim, stop_sim
+
+    started = []
+
+    def start(index, vendor, line):
+        sim = start_sim(lab, index, vendor, line)
+        started.append(index)
+        return sim
+
+    yield start
+    for index in started:
+        stop_sim(lab.dir, index)
+
+
 # ---------------------------------------------------------------- a real DHCPv6 client for probes
 DHCPCD_CONF = """nodev
 noipv4

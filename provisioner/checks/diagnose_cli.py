@@ -16,6 +16,26 @@ from provisioner.checks.ladder import PARTY_LABEL, Diagnosis
 ICON = {"ok": "[green]✓[/green]", "fail": "[red]✗[/red]", "skipped": "[dim]·[/dim]"}
 
 
+LineOrId = Annotated[str, typer.Argument(help="line record file, or the お客様ID of a stored line")]
+JsonFlag = Annotated[bool, typer.Option("--json", help="machine-readable result")]
+
+
+def _invalid(err: Exception) -> typer.Exit:
+    Console(stderr=True).print(f"[red]error:[/red] {err}")
+    return typer.Exit(2)
+
+
+def _record(line: str):
+    """A line record from a file, else the stored line of that お客様ID (exit 2 with the reason)."""
+    from provisioner import service
+    from provisioner.record import RecordError
+
+    try:
+        return service.read_line(Path(line)) if Path(line).exists() else service.stored_line(line)
+    except (RecordError, LookupError) as err:
+        raise _invalid(err) from None
+
+
 def print_diagnosis(d: Diagnosis, console: Console) -> None:
     table = Table(title=f"一次切り分け {d.customer_id}", show_lines=False)
     for col in ("", "stage", "result", "evidence"):
@@ -35,8 +55,8 @@ def print_diagnosis(d: Diagnosis, console: Console) -> None:
 
 
 def diagnose_command(
-    line: Annotated[str, typer.Argument(help="line record file, or the お客様ID of a stored line")],
-    as_json: Annotated[bool, typer.Option("--json", help="machine-readable result")] = False,
+    line: LineOrId,
+    as_json: JsonFlag = False,
     lab_credentials: Annotated[
         bool, typer.Option("--lab", help="take CPE logins and SNMP communities from the running lab")
     ] = False,
@@ -47,13 +67,8 @@ def diagnose_command(
 ) -> None:
     """Find the first failing stage of a line, its evidence, the likely cause and who must act."""
     from provisioner import service
-    from provisioner.record import RecordError
 
-    try:
-        record = service.read_line(Path(line)) if Path(line).exists() else service.stored_line(line)
-    except (RecordError, LookupError) as err:
-        Console(stderr=True).print(f"[red]error:[/red] {err}")
-        raise typer.Exit(2) from None
+    record = _record(line)
     resolver = service.LabCredentials() if lab_credentials else None
     probe_password = os.environ.get("HIKARI_PROBE_PASSWORD")
     diagnosis = service.diagnose_line(
@@ -94,22 +109,20 @@ def print_status(st, console: Console) -> None:
 
 
 def status_command(
-    line: Annotated[str, typer.Argument(help="line record file, or the お客様ID of a stored line")],
-    as_json: Annotated[bool, typer.Option("--json", help="machine-readable result")] = False,
+    line: LineOrId,
+    as_json: JsonFlag = False,
     lab_credentials: Annotated[
         bool, typer.Option("--lab", help="take the CPE login from the running lab")
     ] = False,
 ) -> None:
     """The rental router's live status from its own CLI: sessions, addresses, prefixes, tunnels, Wi-Fi."""
     from provisioner import service
-    from provisioner.record import RecordError
 
+    record = _record(line)
     try:
-        record = service.read_line(Path(line)) if Path(line).exists() else service.stored_line(line)
         st = service.cpe_status(record, resolver=service.LabCredentials() if lab_credentials else None)
-    except (RecordError, LookupError, service.ProvisionError) as err:
-        Console(stderr=True).print(f"[red]error:[/red] {err}")
-        raise typer.Exit(2) from None
+    except service.ProvisionError as err:
+        raise _invalid(err) from None
     if as_json:
         typer.echo(st.model_dump_json(indent=2))
     else:

@@ -12,7 +12,6 @@ import ipaddress
 
 import pytest
 
-from lab.sim.node import start_sim, stop_sim
 from provisioner import service
 from provisioner.drivers import Target
 from provisioner.provision import ProvisionOptions, provision
@@ -21,20 +20,6 @@ from provisioner.record import parse_line
 pytestmark = pytest.mark.lab
 
 NEXT, DENWA_ROUTER = 1, 4
-
-
-@pytest.fixture
-def sim(lab):
-    started = []
-
-    def start(index, vendor, line):
-        info = start_sim(lab, index, vendor, line)
-        started.append(index)
-        return info
-
-    yield start
-    for index in started:
-        stop_sim(lab.dir, index)
 
 
 def line(lab, index, platform, model, *, password=None, denwa=False):
@@ -67,8 +52,8 @@ def account_ips(lab, index):
     return {str(ipaddress.IPv4Address(acc.ip)), str(ipaddress.IPv4Address(acc.ip) + 1)}
 
 
-def test_yamaha_next_line_verified_on_a_real_pppoe_session_then_noop(lab, sim, tmp_path):
-    info = sim(1, "yamaha-rtx", NEXT)
+def test_yamaha_next_line_verified_on_a_real_pppoe_session_then_noop(lab, sims, tmp_path):
+    info = sims(1, "yamaha-rtx", NEXT)
     tgt = target(info, "yamaha-rtx")
     report = push(line(lab, NEXT, "yamaha-rtx", "RTX830"), tgt, tmp_path)
     assert report.status == "ok" and report.verified and report.saved, report.reason
@@ -79,16 +64,16 @@ def test_yamaha_next_line_verified_on_a_real_pppoe_session_then_noop(lab, sim, t
     assert again.status == "no-op", again.diff
 
 
-def test_yamaha_wrong_isp_password_is_restored(lab, sim, tmp_path):
-    info = sim(2, "yamaha-rtx", NEXT)
+def test_yamaha_wrong_isp_password_is_restored(lab, sims, tmp_path):
+    info = sims(2, "yamaha-rtx", NEXT)
     tgt = target(info, "yamaha-rtx")
     bad = push(line(lab, NEXT, "yamaha-rtx", "RTX830", password="not-the-password-3"), tgt, tmp_path, timeout=40)
     assert bad.status == "restored" and bad.restore_verified, bad.reason
     assert next(c for c in bad.verify.checks if c.name == "pppoe").reason == "auth-rejected"
 
 
-def test_nec_denwa_line_gets_pppoe_and_a_60(lab, sim, tmp_path):
-    info = sim(3, "nec-ix", DENWA_ROUTER)
+def test_nec_denwa_line_gets_pppoe_and_a_60(lab, sims, tmp_path):
+    info = sims(3, "nec-ix", DENWA_ROUTER)
     tgt = target(info, "nec-ix")
     report = push(line(lab, DENWA_ROUTER, "nec-ix", "IX2215", denwa=True), tgt, tmp_path)
     assert report.status == "ok" and report.saved, report.reason

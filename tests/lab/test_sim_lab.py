@@ -16,7 +16,7 @@ import netmiko
 import pytest
 from netmiko.exceptions import ConfigInvalidException
 
-from lab.sim.node import start_sim, stop_sim
+from lab.sim.node import stop_sim
 from lab.topology import BRAS_AC_NAME, BRAS_ADDR
 from provisioner.intent import build_intent
 from provisioner.record import parse_line
@@ -26,21 +26,6 @@ pytestmark = pytest.mark.lab
 
 NEXT, CROSS, DENWA_ROUTER = 1, 3, 4
 SHOW_TIMEOUT = 30.0
-
-
-@pytest.fixture
-def sims(lab):
-    """start(index, vendor, line) -> SimInfo; every simulator started is stopped (WAN torn down) afterwards."""
-    started = []
-
-    def start(index, vendor, line):
-        sim = start_sim(lab, index, vendor, line)
-        started.append(index)
-        return sim
-
-    yield start
-    for index in started:
-        stop_sim(lab.dir, index)
 
 
 def record(platform, model, product, *, account=None, mape=None, denwa=False):
