@@ -12,10 +12,10 @@ from dataclasses import dataclass
 
 from pydantic import SecretStr
 
+from provisioner.checks.cpe_status import STATUS_TIMEOUTS
 from provisioner.checks.ladder import Diagnosis, Ipv6Observation, Observations, PppoeObservation, judge
 from provisioner.checks.results import ProbeResult
 from provisioner.drivers import Target, get_driver
-from provisioner.drivers.base import Timeouts
 from provisioner.drivers.errors import DriverError
 from provisioner.intent.models import DeviceIntent
 from provisioner.record import LineRecord
@@ -75,9 +75,7 @@ def diagnose(record: LineRecord, device: DeviceIntent, **sources) -> Diagnosis:
 
 
 def _from_cli(target: Target, device: DeviceIntent, wan_iface: str) -> dict:
-    driver = get_driver(target.platform)(
-        target, timeouts=Timeouts(connect=5.0, banner=10.0, auth=10.0, command=15.0)
-    )
+    driver = get_driver(target.platform)(target, timeouts=STATUS_TIMEOUTS)
     try:
         driver.connect()
     except DriverError as exc:
