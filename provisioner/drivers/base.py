@@ -20,7 +20,7 @@ import difflib
 import re
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -340,8 +340,9 @@ class CpeDriver(ABC):
 
     # ------------------------------------------------------------------ typed getters
     @contextmanager
-    def status_poll(self) -> Iterator[None]:
-        """Within the block, getters may answer from one read of the CPE's state (verify polls with it)."""
+    def status_poll(self, needs: Collection[str] | None = None) -> Iterator[None]:
+        """Within the block, getters may answer from one read of the CPE's state (verify polls with it).
+        `needs`: the getters the block will ask ("pppoe", "ipv4", "ipv6", "tunnel"); None for all."""
         yield
     @abstractmethod
     def get_facts(self) -> Facts: ...

@@ -32,7 +32,7 @@ import stat
 import subprocess
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -113,36 +113,58 @@ def _dnsmasq_reload(present: list[str]) -> str:
 
 
 def _hostapd_reload(present: list[str]) -> str:
-    """Start hostapd where the radio exists; elsewhere (the lab has no radio) only gate the syntax, so a
-    configuration hostapd would refuse still stops the push."""
-    steps = []
-    for i, conf in enumerate(present):
+    """Start hostapd on each radio that exists (all at once: hostapd takes ~2 s to start on a small CPU).
+    The files whose radio is absent (the lab has none) are gated by one hostapd that reads them in turn, so
+    a configuration hostapd would refuse still stops the push, at the cost of one process per CPE."""
+    if not present:
+        return "true"
+    steps = ["set --", "w="]
+    for conf in present:
         q = shlex.quote(conf)
         iface = shlex.quote(posixpath.basename(conf).removeprefix("hostapd-").removesuffix(".conf"))
         pid = shlex.quote(f"/run/hikari-hostapd-{posixpath.basename(conf)}.pid")
         steps.append(
-            f"(if ip link show {iface} >/dev/null 2>&1; then "
-            f"[ -s {pid} ] && kill $(cat {pid}) 2>/dev/null; hostapd -B -P {pid} {q} >/dev/null; "
-            f"else {hostapd_gate(q)}; fi) & h{i}=$!"
+            f"if ip link show {iface} >/dev/null 2>&1; then "
+            f"([ -s {pid} ] && kill $(cat {pid}) 2>/dev/null; hostapd -B -P {pid} {q} >/dev/null) & w=\"$w $!\"; "
+            f"else set -- \"$@\" {q}; fi"
         )
-    # one radio per file, all at once (hostapd takes ~2 s to start on a small CPU)
-    waits = " && ".join(f"wait $h{i}" for i in range(len(present)))
-    return "; ".join([*steps, waits]) if steps else "true"
+    gate = hostapd_gate('"$@"')
+    steps += ["r=0", f"[ $# -eq 0 ] || {{ {gate}; }} || r=1",
+              "for p in $w; do wait $p || r=1; done", "[ $r = 0 ]"]
+    return "; ".join(steps)
 
 
 _HOSTAPD_COMPLAINT = re.compile(r"^Line \d+:|errors? found in configuration|did not finish reading")
+_HOSTAPD_COMPLAINT_GREP = "'^Line [0-9]+:|errors? found in configuration'"
+HOSTAPD_GATE_SECONDS = 60  # a bound for a hostapd that hangs; 50 busy UML CPEs need more than 20 s to read
 
 
-def hostapd_gate(conf: str) -> str:
-    """Shell: hostapd reads the file (no radio needed for that); exit 0 only when it read it all and went on
-    to the driver, else print its complaint and fail. Silence is no proof: under load `timeout` may end
-    hostapd before it read the file. -k: without a radio hostapd can block and ignore SIGTERM."""
+def hostapd_gate(confs: str) -> str:
+    """Shell: hostapd reads the files `confs` (shell words; no radio needed for that); exit 0 only when it
+    read them all and went on to the driver, else print its complaint after the "Configuration file:" line
+    naming the file, and fail. Silence is no proof: under load `timeout` may end hostapd before it read
+    the files. -k: without a radio hostapd can block and ignore SIGTERM."""
     return (
-        f"o=$(timeout -k 1 20 hostapd -dd {conf} 2>&1); "
-        "if printf '%s\\n' \"$o\" | grep -E '^Line [0-9]+:|errors? found in configuration'; then false; "
+        f"o=$(timeout -k 1 {HOSTAPD_GATE_SECONDS} hostapd -dd {confs} 2>&1); "
+        f"if printf '%s\\n' \"$o\" | grep -qE {_HOSTAPD_COMPLAINT_GREP}; then "
+        f"printf '%s\\n' \"$o\" | grep -E '^Configuration file:|'{_HOSTAPD_COMPLAINT_GREP}; false; "
         "elif printf '%s\\n' \"$o\" | grep -qE '^nl80211:|Failed to initialize driver'; then true; "
         "else echo 'hostapd did not finish reading the configuration'; false; fi"
     )
+
+
+def hostapd_complaints(gate_output: str) -> list[str]:
+    """The gate's complaint lines, each named by the file hostapd was reading ("Configuration file: X")."""
+    current, out = "hostapd", []
+    for line in gate_output.splitlines():
+        line = line.strip()
+        if line.startswith("Configuration file:"):
+            current = posixpath.basename(line.split(":", 1)[1].strip())
+        elif _HOSTAPD_COMPLAINT.search(line) and "grep" not in line:
+            out.append(f"{current}: {line}")
+    return out
+
+
 _PPPD_STOP = _stop("^(/usr/sbin/)?pppd call ", "poff -a >/dev/null 2>&1", tenths=120)
 _DHCPCD_STOP = _stop("^dhcpcd", "pkill -TERM -x dhcpcd")
 _DNSMASQ_STOP = (
@@ -179,6 +201,9 @@ LINUX_UNITS: tuple[Unit, ...] = (
     ),
 )
 
+# The parts of the state read (LinuxDriver._read_state) each getter answers from.
+_STATE_KEYS_FOR = {"pppoe": ("addr", "pppd", "log"), "ipv4": ("addr",), "ipv6": ("addr", "unreachable"),
+                   "tunnel": ("tunnels",)}
 _TUNNEL_KINDS = {"dslite": "ds-lite", "mape": "map-e", "ipip": "ipip"}
 # A pap/chap-secrets line (or its diff line): client server SECRET [addresses]
 _SECRETS_FILE_LINE = re.compile(
@@ -486,36 +511,37 @@ class LinuxDriver(CpeDriver):
         return f"tail -c +{start} {SYSLOG} 2>/dev/null | grep -F {shlex.quote(program + '[')} | tail -n 40"
 
     @contextlib.contextmanager
-    def status_poll(self) -> Iterator[None]:
-        """One read of the CPE's whole state answers every getter of a verify poll (UML CPEs make each
-        command cost ~0.1-0.3 s, so one round trip per poll instead of six)."""
-        self._state = self._read_state()
+    def status_poll(self, needs: Collection[str] | None = None) -> Iterator[None]:
+        """One read of the CPE's state answers every getter of a verify poll (UML CPEs make each command
+        cost ~0.1-0.3 s, so one round trip per poll instead of six); only the parts `needs` asks for."""
+        keys = None if needs is None else {k for need in needs for k in _STATE_KEYS_FOR.get(need, ())}
+        self._state = self._read_state(keys)
         try:
             yield
         finally:
             self._state = None
 
-    def _read_state(self) -> dict[str, Any]:
-        parts = [
-            "ip -j addr show",
-            "ip -j -6 route show type unreachable",
-            "ip -j -d link show type ip6tnl",
-            "pgrep -x pppd >/dev/null && echo yes || echo no",
-            self.log_command("pppd"),
-        ]
-        out = self.output(f"; echo {_SEP}; ".join(f"{{ {p}; }}" for p in parts) + "; true")
-        sections = [chunk.strip() for chunk in out.split(_SEP)]
-        sections += [""] * (len(parts) - len(sections))
-        return {
-            "addr": _json_list(sections[0]),
-            "unreachable": _json_list(sections[1]),
-            "tunnels": _json_list(sections[2]),
-            "pppd": sections[3].endswith("yes"),
-            "log": [line for line in sections[4].splitlines() if line.strip()],
+    def _read_state(self, keys: Collection[str] | None = None) -> dict[str, Any]:
+        parts = {
+            "addr": "ip -j addr show",
+            "unreachable": "ip -j -6 route show type unreachable",
+            "tunnels": "ip -j -d link show type ip6tnl",
+            "pppd": "pgrep -x pppd >/dev/null && echo yes || echo no",
+            "log": self.log_command("pppd"),
         }
+        parts = {k: v for k, v in parts.items() if keys is None or k in keys}
+        if not parts:
+            return {}
+        out = self.output(f"; echo {_SEP}; ".join(f"{{ {p}; }}" for p in parts.values()) + "; true")
+        sections = dict(zip(parts, [chunk.strip() for chunk in out.split(_SEP)] + [""] * len(parts), strict=False))
+        parse = {"pppd": lambda text: text.endswith("yes"),
+                 "log": lambda text: [line for line in text.splitlines() if line.strip()]}
+        return {k: parse.get(k, _json_list)(text) for k, text in sections.items()}
 
-    def state(self) -> dict[str, Any]:
-        return self._state if getattr(self, "_state", None) else self._read_state()
+    def state(self, *keys: str) -> dict[str, Any]:
+        """The parts `keys` of the state: from the poll's read when it has them, else read now."""
+        st = getattr(self, "_state", None)
+        return st if st is not None and all(k in st for k in keys) else self._read_state(keys)
 
     def get_facts(self) -> Facts:
         out = self.output("hostname; uname -r; cat /proc/uptime; . /etc/os-release 2>/dev/null; echo \"$PRETTY_NAME\"")
@@ -534,33 +560,32 @@ class LinuxDriver(CpeDriver):
 
     def get_pppoe_status(self, session: int = 1) -> PppoeStatus:
         ifname = self.ppp_ifname(session)
-        st = self.state()
+        st = self.state(*_STATE_KEYS_FOR["pppoe"])
         links = [link for link in st["addr"] if link.get("ifname") == ifname]
         return parse_pppoe(session, ifname, links, st["pppd"], st["log"])
 
     def get_ipv4_addresses(self) -> list[Ipv4Address]:
-        return parse_ipv4(self.state()["addr"])
+        return parse_ipv4(self.state("addr")["addr"])
 
     def get_ipv6_prefixes(self) -> list[Ipv6Prefix]:
-        st = self.state()
+        st = self.state(*_STATE_KEYS_FOR["ipv6"])
         return parse_ipv6(st["addr"], st["unreachable"])
 
     def get_tunnel_status(self) -> list[TunnelStatus]:
-        return parse_tunnels(self.state()["tunnels"])
+        return parse_tunnels(self.state("tunnels")["tunnels"])
 
     def get_wifi_status(self) -> WifiStatus:
         confs = [p for p in self.managed_paths() if p.startswith("/etc/hostapd/")]
         if not confs:
             return WifiStatus(configured=False, accepted=False, detail="no Wi-Fi configuration")
-        complaints, ssids = [], []
-        texts = self.read_files(confs)
-        for conf in confs:
-            text = texts[conf] or ""
-            if self._hostapd_passed.get(conf) != text:  # not already gated by this session's reload
-                gate = self.run(hostapd_gate(shlex.quote(conf)), check=False, timeout=60)
-                complaints += [f"{posixpath.basename(conf)}: {line.strip()}" for line in gate.splitlines()
-                               if _HOSTAPD_COMPLAINT.search(line) and "grep" not in line]
-            ssids += [m.group(1) for m in re.finditer(r"^ssid2?=(.*)$", text, re.M)]
+        texts = {conf: text or "" for conf, text in self.read_files(confs).items()}
+        unchecked = [c for c in confs if self._hostapd_passed.get(c) != texts[c]]  # not gated by this session
+        complaints = []
+        if unchecked:
+            gate = self.run(hostapd_gate(" ".join(map(shlex.quote, unchecked))), check=False,
+                            timeout=HOSTAPD_GATE_SECONDS + 30)
+            complaints = hostapd_complaints(gate)
+        ssids = [m.group(1) for conf in confs for m in re.finditer(r"^ssid2?=(.*)$", texts[conf], re.M)]
         return WifiStatus(
             configured=True,
             accepted=not complaints,

@@ -78,7 +78,7 @@ class OpenWrtDriver(LinuxDriver):
         return f"logread -e {shlex.quote(program)} 2>/dev/null | tail -n 40"
 
     def get_ipv6_prefixes(self) -> list[Ipv6Prefix]:
-        found = parse_ipv6(self.state()["addr"], [])
+        found = parse_ipv6(self.state("addr")["addr"], [])
         status = self.output("ifstatus wan6 2>/dev/null || echo '{}'")
         return found + parse_ifstatus_prefixes(json.loads(status or "{}"))
 

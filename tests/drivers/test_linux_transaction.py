@@ -6,6 +6,7 @@ The daemons' side (pppd, dhcpcd) is the lab's (tests/lab/); here the managed fil
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import threading
 from pathlib import Path
@@ -215,6 +216,26 @@ def test_a_wifi_config_hostapd_refuses_stops_the_push(sshd_cpe, options):
     assert sshd_cpe.file("/etc/hostapd/hostapd-wlan9.conf") == good.encode()
 
 
+def test_one_hostapd_gates_every_radio_and_names_the_file_it_refuses(sshd_cpe, options):
+    """Two radios, the second file bad: one hostapd reads both (one process per CPE, not per radio), the push
+    is refused naming the bad file, and both files are as before; the status getter says the same."""
+    def conf(iface: str, mode: str = "g") -> str:
+        return f"interface={iface}\ndriver=nl80211\nssid=hkld-{iface}\nhw_mode={mode}\nchannel=6\n"
+    good = {"/etc/hostapd/hostapd-wlan7.conf": conf("wlan7"), "/etc/hostapd/hostapd-wlan8.conf": conf("wlan8")}
+    assert provision(sshd_cpe.target(), rendered(good), plain_device(), options=options).status == "ok"
+    bad = {**good, "/etc/hostapd/hostapd-wlan8.conf": conf("wlan8", "q")}
+    report = provision(sshd_cpe.target(), rendered(bad), plain_device(), options=options)
+    assert report.status == "restored" and "hostapd refused" in report.reason
+    assert "hostapd-wlan8.conf" in report.reason and "hostapd-wlan7.conf" not in report.reason
+    assert all(sshd_cpe.file(path) == text.encode() for path, text in good.items())
+
+    sshd_cpe.ssh("sed -i s/hw_mode=g/hw_mode=q/ /etc/hostapd/hostapd-wlan8.conf")  # a change made by hand
+    with LinuxDriver(sshd_cpe.target()) as driver:
+        wifi = driver.get_wifi_status()
+    assert wifi.configured and not wifi.accepted and wifi.ssids == ("hkld-wlan7", "hkld-wlan8")
+    assert wifi.detail.startswith("hostapd-wlan8.conf: Line 4"), wifi.detail
+
+
 @pytest.mark.parametrize("unit", LINUX_UNITS, ids=[u.name for u in LINUX_UNITS])
 def test_every_reload_and_stop_is_one_shell_line(unit):
     """A line break would send two commands and leave the session waiting for an echo that never comes."""
@@ -227,3 +248,17 @@ def test_a_multi_line_command_is_refused_before_it_is_sent():
     driver = LinuxDriver(Target(host="192.0.2.1", platform="linux", username="u"))
     with pytest.raises(ValueError, match="one line"):
         driver.send("echo one\necho two")  # no session is needed: the check comes first
+
+
+def test_a_status_poll_reads_only_the_parts_its_getters_need(sshd_cpe):
+    with LinuxDriver(sshd_cpe.target()) as driver:
+        with driver.status_poll({"tunnel"}):
+            assert set(driver._state) == {"tunnels"}
+            assert driver.get_tunnel_status() == []
+            # not in this poll's read: read on its own, and still right
+            assert ipaddress.IPv4Address(sshd_cpe.addr) in [a.address.ip for a in driver.get_ipv4_addresses()]
+        with driver.status_poll({"pppoe", "ipv6"}):
+            assert set(driver._state) == {"addr", "unreachable", "pppd", "log"}
+            assert driver.get_pppoe_status(1).state == "down"
+        with driver.status_poll():
+            assert set(driver._state) == {"addr", "unreachable", "tunnels", "pppd", "log"}

@@ -88,3 +88,32 @@ def test_the_tunnel_of_the_intended_kind_must_be_up():
     up = TunnelStatus(name="dslite0", kind="ds-lite", state="up")
     result = verify(ReplayedStatus(prefixes=[prefixes], tunnels=[[down], [up]]), device, timeout=2, interval=0.01)
     assert result.ok and [c.name for c in result.checks] == ["ipv6-pd", "ds-lite"]
+
+
+class SlowPolls(ReplayedStatus):
+    """A CPE whose one state read per poll takes `cost` seconds, as a busy one does; records what each poll
+    asked for and when it started."""
+
+    def __init__(self, cost, **steps):
+        super().__init__(**steps)
+        self.cost, self.polls = cost, []
+
+    def status_poll(self, needs=None):
+        import contextlib
+        import time
+
+        self.polls.append((time.monotonic(), needs))
+        time.sleep(self.cost)
+        return contextlib.nullcontext()
+
+
+def test_polls_ask_only_for_what_is_still_pending_and_back_off_when_the_cpe_is_slow():
+    status = SlowPolls(0.1, pppoe=[PppoeStatus(state="connecting")] * 3 + [UP], prefixes=[
+        [_pd("2001:db8:100::/56", "wan0"), _pd("2001:db8:100:1::/64", "lan0", "2001:db8:100:1::1")]])
+    device = plain_device(pppoe=PPPOE, wan_mode="pppoe", ipv6=PD56)
+    result = verify(status, device, timeout=10, interval=0.01)
+    assert result.ok, result.reason()
+    needs = [n for _, n in status.polls]
+    assert needs[0] == {"pppoe", "ipv6"} and needs[1:] == [{"pppoe"}] * 3  # the PD passed on the first poll
+    gaps = [b - a for (a, _), (b, _) in zip(status.polls, status.polls[1:], strict=False)]
+    assert min(gaps) >= 0.1 + 3 * 0.1 * 0.9  # the read, then a pause of 3x what it cost, not the 10 ms interval
