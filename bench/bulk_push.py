@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import logging
 import math
+import os
 import shlex
 import signal
 import statistics
@@ -122,6 +123,16 @@ def reset(items: list[ProvisionItem], backups: list[Backup], only: list[int] | N
     with ThreadPoolExecutor(16) as pool:
         list(pool.map(one, only if only is not None else range(len(items))))
     time.sleep(2)  # PADT and DHCPv6 release settle on the BRAS and Kea
+
+
+def cpu_busy(since: tuple[int, int] | None = None):
+    """/proc/stat's (total, idle) jiffies now; with `since`, the share of the machine busy in between."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    now = (sum(fields), fields[3] + fields[4])  # idle + iowait
+    if since is None:
+        return now
+    total = now[0] - since[0]
+    return 1 - (now[1] - since[1]) / total if total else 0.0
 
 
 # ---------------------------------------------------------------------- ours
@@ -242,14 +253,17 @@ def measure(lab, args: argparse.Namespace, argv: list[str] | None) -> int:
     backups = pristine(items)
     state = Path(tempfile.mkdtemp(prefix="hkl-bench-state-"))
     ours_t, base_t = [], []
+    busy: dict[str, list[float]] = {"ours": [], "baseline": []}
     for rnd in range(args.repeat):
         order = ("ours", "baseline") if rnd % 2 == 0 else ("baseline", "ours")
         for side in order:
             reset(items, backups)
+            before = cpu_busy()
             if side == "ours":
                 ours_t.append(run_ours(items, args.concurrency, state)[0])
             else:
                 base_t.append(run_baseline(items))
+            busy[side].append(cpu_busy(before))
             print(f"round {rnd + 1}: {side} {(ours_t if side == 'ours' else base_t)[-1]:.1f} s", file=sys.stderr)
     kinds_first = list({lab.cpes[i].profile: i for i in reversed(range(len(items)))}.values())
     sample = (kinds_first + [i for i in range(len(items)) if i not in kinds_first])[: max(1, args.solo)]
@@ -268,6 +282,8 @@ def measure(lab, args: argparse.Namespace, argv: list[str] | None) -> int:
     print(f"slowest single CPE alone:        {max(solos):7.1f} s  (sample of {len(solos)}: "
           + ", ".join(f"{s:.1f}" for s in solos) + ")")
     print(f"floor = slowest single x {waves} wave(s): {floor:7.1f} s")
+    print(f"machine busy (all {os.cpu_count()} cores, guests + controller): ours "
+          f"{statistics.median(busy['ours']):.0%}, baseline {statistics.median(busy['baseline']):.0%}")
     print(f"speed-up vs baseline: {speedup:.2f}x  (goal >= 3x: {'met' if speedup >= 3 else 'NOT met'})")
     print(f"ours / floor:         {to_floor:.2f}x  (goal <= 1.5x: {'met' if to_floor <= 1.5 else 'NOT met'})")
     print("command: python bench/bulk_push.py " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:])))
