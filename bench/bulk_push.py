@@ -206,7 +206,7 @@ def baseline_task(task: Task, item: ProvisionItem, tmp: Path) -> Result:
     return Result(host=task.host, result=result.ok, failed=not result.ok, changed=True)
 
 
-def run_baseline(items: list[ProvisionItem]) -> float:
+def run_baseline(items: list[ProvisionItem]) -> tuple[float, int]:
     ConnectionPluginRegister.auto_register()  # what InitNornir does: nornir_netmiko's "netmiko" plugin
     hosts = Hosts()
     for it in items:
@@ -228,9 +228,15 @@ def run_baseline(items: list[ProvisionItem]) -> float:
         elapsed = time.monotonic() - t0
     nr.close_connections()
     failed = [name for name, res in agg.items() if res.failed]
-    if failed:
-        raise RuntimeError(f"baseline: {len(failed)} CPE(s) failed: {failed[:3]}: {agg[failed[0]][0].exception}")
-    return elapsed
+    for name in failed[:3]:
+        print(f"baseline: {name} failed: {_short(agg[name][-1].exception or agg[name][0].exception)}",
+              file=sys.stderr)
+    # A failed CPE only makes the baseline's time shorter than a complete run: keep the time, count them.
+    return elapsed, len(failed)
+
+
+def _short(exc: BaseException | None) -> str:
+    return " ".join(str(exc).split())[:200] if exc else "?"
 
 
 # ---------------------------------------------------------------------- main
@@ -263,6 +269,7 @@ def measure(lab, args: argparse.Namespace, argv: list[str] | None) -> int:
     state = Path(tempfile.mkdtemp(prefix="hkl-bench-state-"))
     ours_t, base_t = [], []
     busy: dict[str, list[float]] = {"ours": [], "baseline": []}
+    base_failed: list[int] = []
     for rnd in range(args.repeat):
         order = ("ours", "baseline") if rnd % 2 == 0 else ("baseline", "ours")
         for side in order:
@@ -271,7 +278,9 @@ def measure(lab, args: argparse.Namespace, argv: list[str] | None) -> int:
             if side == "ours":
                 ours_t.append(run_ours(items, args.concurrency, state)[0])
             else:
-                base_t.append(run_baseline(items))
+                elapsed, failed = run_baseline(items)
+                base_t.append(elapsed)
+                base_failed.append(failed)
             busy[side].append(cpu_busy(before))
             print(f"round {rnd + 1}: {side} {(ours_t if side == 'ours' else base_t)[-1]:.1f} s", file=sys.stderr)
     kinds_first = list({lab.cpes[i].profile: i for i in reversed(range(len(items)))}.values())
@@ -287,7 +296,8 @@ def measure(lab, args: argparse.Namespace, argv: list[str] | None) -> int:
     print(f"CPEs: {len(items)} ({mix})  concurrency: ours {args.concurrency}, baseline {NORNIR_DEFAULT_WORKERS} "
           f"(Nornir default)  rounds: {args.repeat}")
     print(f"ours (push + verify):            {ours:7.1f} s")
-    print(f"baseline (Nornir + netmiko):     {base:7.1f} s")
+    print(f"baseline (Nornir + netmiko):     {base:7.1f} s"
+          + (f"  ({max(base_failed)} of {len(items)} CPEs failed in a round)" if any(base_failed) else ""))
     print(f"slowest single CPE alone:        {max(solos):7.1f} s  (sample of {len(solos)}: "
           + ", ".join(f"{s:.1f}" for s in solos) + ")")
     print(f"floor = slowest single x {waves} wave(s): {floor:7.1f} s")
