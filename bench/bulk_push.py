@@ -128,16 +128,16 @@ def reset(items: list[ProvisionItem], backups: list[Backup], only: list[int] | N
     time.sleep(2)  # PADT and DHCPv6 release settle on the BRAS and Kea
 
 
-def cpu_busy(since: tuple[int, int] | None = None, seconds: float = 0.0):
-    """/proc/stat's (total, idle) jiffies now; with `since`, the share of the machine busy in between
-    (after waiting `seconds`)."""
-    time.sleep(seconds)
+def cpu_jiffies() -> tuple[int, int]:
+    """/proc/stat's (total, idle + iowait) jiffies of the whole machine."""
     fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    now = (sum(fields), fields[3] + fields[4])  # idle + iowait
-    if since is None:
-        return now
-    total = now[0] - since[0]
-    return 1 - (now[1] - since[1]) / total if total else 0.0
+    return sum(fields), fields[3] + fields[4]
+
+
+def busy_since(before: tuple[int, int]) -> float:
+    """The share of the machine busy since `before` (a cpu_jiffies())."""
+    total, idle = (now - then for now, then in zip(cpu_jiffies(), before, strict=True))
+    return 1 - idle / total if total else 0.0
 
 
 # ---------------------------------------------------------------------- ours
@@ -159,12 +159,14 @@ def solo_times(items, backups, sample: list[int], state: Path) -> tuple[list[flo
     for i in sample:
         reset(items, backups, only=[i])
         it = items[i]
-        idle = cpu_busy(cpu_busy(), seconds=5.0)
-        t0, before = time.monotonic(), cpu_busy()
+        quiet = cpu_jiffies()
+        time.sleep(5.0)
+        idle = busy_since(quiet)
+        t0, before = time.monotonic(), cpu_jiffies()
         r = provision(it.target, it.rendered, it.device, options=ProvisionOptions(
             state_dir=state, verify_timeout=VERIFY_TIMEOUT, timeouts=TIMEOUTS), secrets=it.secrets)
         times.append(time.monotonic() - t0)
-        cpu.append(max(0.0, cpu_busy(before) - idle) * times[-1] * CORES)
+        cpu.append(max(0.0, busy_since(before) - idle) * times[-1] * CORES)
         if not r.verified:
             raise RuntimeError(f"solo {it.target.label}: {r.status} {r.reason}")
     return times, cpu
@@ -274,14 +276,14 @@ def measure(lab, args: argparse.Namespace, argv: list[str] | None) -> int:
         order = ("ours", "baseline") if rnd % 2 == 0 else ("baseline", "ours")
         for side in order:
             reset(items, backups)
-            before = cpu_busy()
+            before = cpu_jiffies()
             if side == "ours":
                 ours_t.append(run_ours(items, args.concurrency, state)[0])
             else:
                 elapsed, failed = run_baseline(items)
                 base_t.append(elapsed)
                 base_failed.append(failed)
-            busy[side].append(cpu_busy(before))
+            busy[side].append(busy_since(before))
             print(f"round {rnd + 1}: {side} {(ours_t if side == 'ours' else base_t)[-1]:.1f} s", file=sys.stderr)
     kinds_first = list({lab.cpes[i].profile: i for i in reversed(range(len(items)))}.values())
     sample = (kinds_first + [i for i in range(len(items)) if i not in kinds_first])[: max(1, args.solo)]

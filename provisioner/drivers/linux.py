@@ -569,14 +569,14 @@ class LinuxDriver(CpeDriver):
         return parse_pppoe(session, ifname, links, st["pppd"], st["log"])
 
     def get_ipv4_addresses(self) -> list[Ipv4Address]:
-        return parse_ipv4(self.state("addr")["addr"])
+        return parse_ipv4(self.state(*_STATE_KEYS_FOR["ipv4"])["addr"])
 
     def get_ipv6_prefixes(self) -> list[Ipv6Prefix]:
         st = self.state(*_STATE_KEYS_FOR["ipv6"])
         return parse_ipv6(st["addr"], st["unreachable"])
 
     def get_tunnel_status(self) -> list[TunnelStatus]:
-        return parse_tunnels(self.state("tunnels")["tunnels"])
+        return parse_tunnels(self.state(*_STATE_KEYS_FOR["tunnel"])["tunnels"])
 
     def get_wifi_status(self) -> WifiStatus:
         confs = [p for p in self.managed_paths() if p.startswith("/etc/hostapd/")]
